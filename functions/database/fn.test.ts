@@ -1,0 +1,600 @@
+import { Ready, Severity, Status, Target, type RunFunctionRequest, type RunFunctionResponse } from "@crossplane-org/function-sdk-typescript";
+import { describe, expect, it } from "vitest";
+import { route } from "../router.ts";
+import { runDatabase } from "./fn.ts";
+
+// ---- builders (kept beside the tests that use them) -------------------------------------------------------
+
+const SUBNET = "/subscriptions/00000000-0000-0000-0000-000000000001/resourceGroups/rg-net-prod/providers/Microsoft.Network/virtualNetworks/vnet-prod/subnets/postgres";
+const ZONE = "/subscriptions/00000000-0000-0000-0000-000000000001/resourceGroups/rg-net-prod/providers/Microsoft.Network/privateDnsZones/prod.private.postgres.database.azure.com";
+const PASSWORD = "Generated-Passw0rd-For-Tests";
+
+type Json = Record<string, unknown>;
+
+function policy(over: Json = {}): Json {
+  return {
+    apiVersion: "fn.azplatform.io/v1alpha1",
+    kind: "DatabasePolicy",
+    environment: "prod",
+    location: "westeurope",
+    resourceGroupName: "rg-data-prod",
+    network: { delegatedSubnetId: SUBNET, privateDnsZoneId: ZONE },
+    backup: { retentionDays: 14 },
+    versions: { allowed: ["15", "16", "17"], default: "16" },
+    sizes: {
+      small: { skuName: "B_Standard_B2s", storageGB: 32 },
+      medium: { skuName: "GP_Standard_D2ds_v5", storageGB: 128 },
+      large: { skuName: "GP_Standard_D4ds_v5", storageGB: 256 },
+    },
+    highAvailability: { allowedSizes: ["medium", "large"] },
+    serverParameters: { require_secure_transport: "on" },
+    tags: { static: { "managed-by": "crossplane" }, fromMetadata: [{ key: "cost-center", label: "azplatform.io/cost-center", required: false }] },
+    ...over,
+  };
+}
+
+function db(spec: Json = {}, meta: Json = {}): Json {
+  return {
+    apiVersion: "azplatform.io/v1alpha1",
+    kind: "Database",
+    metadata: { name: "orders", namespace: "team-payments", ...meta },
+    spec: { team: "payments", size: "medium", ...spec },
+  };
+}
+
+function ok(reason = "ReconcileSuccess"): Json[] {
+  return [
+    { type: "Ready", status: "True", reason: "Available" },
+    { type: "Synced", status: "True", reason },
+  ];
+}
+
+function request(o: { xr?: Json; input?: Json | null; observed?: Record<string, Json>; desired?: RunFunctionRequest["desired"] }): RunFunctionRequest {
+  return {
+    meta: { tag: "t-1", capabilities: [] },
+    observed: {
+      composite: { resource: o.xr ?? db(), connectionDetails: {}, ready: Ready.READY_UNSPECIFIED },
+      resources: Object.fromEntries(Object.entries(o.observed ?? {}).map(([k, r]) => [k, { resource: r, connectionDetails: {}, ready: Ready.READY_UNSPECIFIED }])),
+    },
+    desired: o.desired ?? { composite: undefined, resources: {} },
+    input: o.input === null ? undefined : (o.input ?? policy()),
+    extraResources: {},
+    credentials: {},
+    requiredResources: {},
+    requiredSchemas: {},
+  };
+}
+
+const b64 = (s: string) => Buffer.from(s).toString("base64");
+
+interface ServerWant {
+  name: string;
+  sku: string;
+  version: string;
+  storageMb: number;
+  tier: string;
+  location: string;
+  rg: string;
+  subnet: string;
+  geo: boolean;
+  login: string;
+  ha: string | undefined;
+  zone: string | undefined;
+  tags: Record<string, string>;
+  policies: string[];
+  window: Json | undefined;
+}
+
+const SERVER: ServerWant = {
+  name: "pg-payments-orders-prod",
+  sku: "GP_Standard_D2ds_v5",
+  version: "16",
+  storageMb: 131072,
+  tier: "P10",
+  location: "westeurope",
+  rg: "rg-data-prod",
+  subnet: SUBNET,
+  geo: false,
+  login: "pgadmin",
+  ha: undefined,
+  zone: undefined,
+  tags: { environment: "prod", "managed-by": "crossplane", team: "payments" },
+  policies: ["Observe", "Create", "Update", "Delete"],
+  window: undefined,
+};
+
+const LABELS = { "azplatform.io/team": "payments" };
+const PROVIDER = { kind: "ClusterProviderConfig", name: "default" };
+
+function server(w: Partial<ServerWant> = {}): Json {
+  const s = { ...SERVER, ...w };
+  return {
+    apiVersion: "dbforpostgresql.azure.m.upbound.io/v1beta1",
+    kind: "FlexibleServer",
+    metadata: { namespace: "team-payments", labels: LABELS, annotations: { "crossplane.io/external-name": s.name } },
+    spec: {
+      managementPolicies: s.policies,
+      providerConfigRef: PROVIDER,
+      ...(s.zone ? { initProvider: { zone: s.zone } } : {}),
+      forProvider: {
+        administratorLogin: s.login,
+        administratorPasswordSecretRef: { name: "orders-db", key: "password" },
+        authentication: { activeDirectoryAuthEnabled: false, passwordAuthEnabled: true },
+        autoGrowEnabled: true,
+        backupRetentionDays: 14,
+        delegatedSubnetId: s.subnet,
+        geoRedundantBackupEnabled: s.geo,
+        ...(s.ha ? { highAvailability: { mode: s.ha } } : {}),
+        location: s.location,
+        ...(s.window ? { maintenanceWindow: s.window } : {}),
+        privateDnsZoneId: ZONE,
+        publicNetworkAccessEnabled: false,
+        resourceGroupName: s.rg,
+        skuName: s.sku,
+        storageMb: s.storageMb,
+        storageTier: s.tier,
+        tags: s.tags,
+        version: s.version,
+      },
+    },
+  };
+}
+
+function database(name: string, policies = SERVER.policies): Json {
+  return {
+    apiVersion: "dbforpostgresql.azure.m.upbound.io/v1beta1",
+    kind: "FlexibleServerDatabase",
+    metadata: { namespace: "team-payments", labels: LABELS, annotations: { "crossplane.io/external-name": name } },
+    spec: {
+      managementPolicies: policies,
+      providerConfigRef: PROVIDER,
+      forProvider: { charset: "UTF8", collation: "en_US.utf8", serverIdSelector: { matchControllerRef: true } },
+    },
+  };
+}
+
+function parameter(name: string, value: string, policies = SERVER.policies): Json {
+  return {
+    apiVersion: "dbforpostgresql.azure.m.upbound.io/v1beta1",
+    kind: "FlexibleServerConfiguration",
+    metadata: { namespace: "team-payments", labels: LABELS },
+    spec: { managementPolicies: policies, providerConfigRef: PROVIDER, forProvider: { name, value, serverIdSelector: { matchControllerRef: true } } },
+  };
+}
+
+function secret(o: { password?: string; host?: string; database?: string; login?: string } = {}): Json {
+  const password = o.password ?? PASSWORD;
+  const host = o.host ?? "pg-payments-orders-prod.postgres.database.azure.com";
+  const database = o.database ?? "orders";
+  const login = o.login ?? "pgadmin";
+  return {
+    apiVersion: "v1",
+    kind: "Secret",
+    metadata: { name: "orders-db", namespace: "team-payments", labels: LABELS },
+    type: "Opaque",
+    data: {
+      database: b64(database),
+      host: b64(host),
+      password: b64(password),
+      port: b64("5432"),
+      sslmode: b64("require"),
+      uri: b64(`postgresql://${login}:${encodeURIComponent(password)}@${host}:5432/${database}?sslmode=require`),
+      username: b64(login),
+    },
+  };
+}
+
+const READY = Ready.READY_TRUE;
+const NOT_READY = Ready.READY_FALSE;
+const composed = (resource: Json, ready: Ready) => ({ resource, connectionDetails: {}, ready });
+
+function warning(message: string, reason = "ChangeRefused") {
+  return { severity: Severity.SEVERITY_WARNING, message, reason, target: Target.TARGET_COMPOSITE };
+}
+function fatal(reason: string, message: string) {
+  return { severity: Severity.SEVERITY_FATAL, message, reason, target: Target.TARGET_COMPOSITE };
+}
+function cond(type: string, status: boolean, reason: string, message: string) {
+  return { type, status: status ? Status.STATUS_CONDITION_TRUE : Status.STATUS_CONDITION_FALSE, reason, message, target: Target.TARGET_COMPOSITE };
+}
+
+const WAITING_ALL =
+  "waiting for FlexibleServer pg-payments-orders-prod: not created yet; FlexibleServerDatabase orders: not created yet; " +
+  "FlexibleServerConfiguration require_secure_transport: not created yet; Secret orders-db: not created yet";
+const APPLIED = cond("ChangesApplied", true, "Applied", "the Database spec and the DBA policy are applied");
+
+function response(o: {
+  resources: Record<string, ReturnType<typeof composed>>;
+  status?: Json;
+  results?: RunFunctionResponse["results"];
+  conditions: RunFunctionResponse["conditions"];
+}): RunFunctionResponse {
+  return {
+    meta: { tag: "t-1", ttl: { seconds: 60, nanos: 0 } },
+    desired: {
+      composite: {
+        resource: { status: { ...o.status, serverName: "pg-payments-orders-prod", connectionSecretName: "orders-db", version: "16", storageGB: 128, ...o.status } },
+        connectionDetails: {},
+        ready: Ready.READY_UNSPECIFIED,
+      },
+      resources: o.resources,
+    },
+    results: o.results ?? [],
+    conditions: o.conditions,
+    requirements: undefined,
+    context: undefined,
+  };
+}
+
+/** The composed set of a fresh medium Database, with overrides per key. */
+function fresh(over: Record<string, ReturnType<typeof composed>> = {}) {
+  return {
+    server: composed(server(), NOT_READY),
+    "database-orders": composed(database("orders"), NOT_READY),
+    "parameter-require-secure-transport": composed(parameter("require_secure_transport", "on"), NOT_READY),
+    "connection-secret": composed(secret(), NOT_READY),
+    ...over,
+  };
+}
+
+/** Observed state of a server that exists and is ready, as the provider reports it. */
+function observedServer(w: Partial<ServerWant> = {}, atProvider: Json = {}, conditions = ok()): Json {
+  const s = server(w) as { metadata: Json; spec: Json };
+  return {
+    ...s,
+    metadata: { ...s.metadata, name: "orders-x7k2p" },
+    status: {
+      atProvider: {
+        id: "/subscriptions/0001/resourceGroups/rg-data-prod/providers/Microsoft.DBforPostgreSQL/flexibleServers/pg-payments-orders-prod",
+        fqdn: "pg-payments-orders-prod.postgres.database.azure.com",
+        storageMb: w.storageMb ?? SERVER.storageMb,
+        version: w.version ?? SERVER.version,
+        ...atProvider,
+      },
+      conditions,
+    },
+  };
+}
+
+function withStatus(r: Json, conditions: Json[]): Json {
+  return { ...r, status: { conditions } };
+}
+
+const everythingReady = (w: Partial<ServerWant> = {}, atProvider: Json = {}) => ({
+  server: observedServer(w, atProvider),
+  "database-orders": withStatus(database("orders"), ok()),
+  "parameter-require-secure-transport": withStatus(parameter("require_secure_transport", "on"), ok()),
+  "connection-secret": secret({ password: "Observed-Passw0rd" }),
+});
+
+const READY_CONDITION = cond("DatabaseReady", true, "Available", "server pg-payments-orders-prod and 1 database(s) are ready; connect with Secret orders-db");
+const FQDN = { fqdn: "pg-payments-orders-prod.postgres.database.azure.com" };
+
+const readyResources = (w: Partial<ServerWant> = {}) => ({
+  server: composed(server(w), READY),
+  "database-orders": composed(database("orders"), READY),
+  "parameter-require-secure-transport": composed(parameter("require_secure_transport", "on"), READY),
+  "connection-secret": composed(secret({ password: "Observed-Passw0rd" }), READY),
+});
+
+// ---- the table --------------------------------------------------------------------------------------------
+
+const cases: Record<string, { req: RunFunctionRequest; want: RunFunctionResponse }> = {
+  NewDatabaseComposesServerDatabaseParameterAndSecret: {
+    req: request({}),
+    want: response({ resources: fresh(), conditions: [cond("DatabaseReady", false, "Creating", WAITING_ALL), APPLIED] }),
+  },
+  ReadyWhenEverythingIsReadyAndPasswordComesFromObservedSecret: {
+    req: request({ observed: everythingReady() }),
+    want: response({ resources: readyResources(), status: FQDN, conditions: [READY_CONDITION, APPLIED] }),
+  },
+  NotReadyExplainsProviderError: {
+    req: request({
+      observed: {
+        ...everythingReady(),
+        server: observedServer({}, {}, [
+          { type: "Ready", status: "False", reason: "Creating" },
+          { type: "Synced", status: "False", reason: "ReconcileError", message: "cannot create: quota exceeded" },
+        ]),
+      },
+    }),
+    want: response({
+      resources: { ...readyResources(), server: composed(server(), NOT_READY) },
+      status: FQDN,
+      conditions: [
+        cond("DatabaseReady", false, "Creating", "waiting for FlexibleServer pg-payments-orders-prod: not synced: ReconcileError (cannot create: quota exceeded)"),
+        APPLIED,
+      ],
+    }),
+  },
+  DatabasesDefaultToNameAndListIsHonoured: {
+    req: request({ xr: db({ databases: ["orders", "orders_audit"], connectionSecretName: "orders-db" }) }),
+    want: response({
+      resources: fresh({ "database-orders_audit": composed(database("orders_audit"), NOT_READY) }),
+      conditions: [
+        cond(
+          "DatabaseReady",
+          false,
+          "Creating",
+          WAITING_ALL.replace("FlexibleServerDatabase orders: not created yet; ", "FlexibleServerDatabase orders: not created yet; FlexibleServerDatabase orders_audit: not created yet; "),
+        ),
+        APPLIED,
+      ],
+    }),
+  },
+  HighAvailabilityOnAllowedSizeWithZoneInInitProviderOnly: {
+    req: request({ xr: db({ highAvailability: true, size: "large" }), input: policy({ zone: "2", maintenanceWindow: { dayOfWeek: 0, startHour: 2, startMinute: 30 } }) }),
+    want: response({
+      resources: fresh({
+        server: composed(server({ ha: "ZoneRedundant", zone: "2", sku: "GP_Standard_D4ds_v5", storageMb: 262144, tier: "P15", window: { dayOfWeek: 0, startHour: 2, startMinute: 30 } }), NOT_READY),
+      }),
+      status: { storageGB: 256 },
+      conditions: [cond("DatabaseReady", false, "Creating", WAITING_ALL), APPLIED],
+    }),
+  },
+  TagFromLabelAndProtectedFromDeletion: {
+    req: request({ xr: db({}, { labels: { "azplatform.io/cost-center": "cc-4711" } }), input: policy({ protectFromDeletion: true }) }),
+    want: response({
+      resources: {
+        server: composed(server({ tags: { ...SERVER.tags, "cost-center": "cc-4711" }, policies: ["Observe", "Create", "Update"] }), NOT_READY),
+        "database-orders": composed(database("orders", ["Observe", "Create", "Update"]), NOT_READY),
+        "parameter-require-secure-transport": composed(parameter("require_secure_transport", "on", ["Observe", "Create", "Update"]), NOT_READY),
+        "connection-secret": composed(secret(), NOT_READY),
+      },
+      conditions: [cond("DatabaseReady", false, "Creating", WAITING_ALL), APPLIED],
+    }),
+  },
+  VersionDowngradeRefusedAndObservedKept: {
+    req: request({ xr: db({ version: "15" }), observed: everythingReady() }),
+    want: response({
+      resources: readyResources(),
+      status: FQDN,
+      results: [warning('spec.version: "15" would downgrade the server from "16"; PostgreSQL cannot be downgraded in place, so it stays on "16"')],
+      conditions: [READY_CONDITION, cond("ChangesApplied", false, "ChangeRefused", 'spec.version: "15" would downgrade the server from "16"; PostgreSQL cannot be downgraded in place, so it stays on "16"')],
+    }),
+  },
+  VersionUpgradeApplied: {
+    req: request({ xr: db({ version: "17" }), observed: everythingReady() }),
+    want: response({ resources: readyResources({ version: "17" }), status: { ...FQDN, version: "17" }, conditions: [READY_CONDITION, APPLIED] }),
+  },
+  StorageShrinkRefusedAndObservedKept: {
+    req: request({ xr: db({ storageGB: 64 }), observed: everythingReady() }),
+    want: response({
+      resources: readyResources(),
+      status: FQDN,
+      results: [warning("spec.storageGB: 64 is less than the server's 128; storage can only grow, so it stays at 128")],
+      conditions: [READY_CONDITION, cond("ChangesApplied", false, "ChangeRefused", "spec.storageGB: 64 is less than the server's 128; storage can only grow, so it stays at 128")],
+    }),
+  },
+  StorageAutoGrownByAzureIsNeverShrunk: {
+    req: request({ observed: everythingReady({}, { storageMb: 262144 }) }),
+    want: response({ resources: readyResources({ storageMb: 262144, tier: "P15" }), status: { ...FQDN, storageGB: 256 }, conditions: [READY_CONDITION, APPLIED] }),
+  },
+  StorageGrowthApplied: {
+    req: request({ xr: db({ storageGB: 512 }), observed: everythingReady() }),
+    want: response({ resources: readyResources({ storageMb: 524288, tier: "P20" }), status: { ...FQDN, storageGB: 512 }, conditions: [READY_CONDITION, APPLIED] }),
+  },
+};
+
+// Changes the DBA team makes to policy that Azure cannot apply to an existing server.
+const IMMUTABLE_POLICY_MESSAGES = [
+  'policy location: the server was created with "westeurope", not "northeurope"; Azure cannot move a server, so it stays',
+  'policy resourceGroupName: the server was created with "rg-data-prod", not "rg-other"; Azure cannot move a server to another resource group, so it stays',
+  `policy network.delegatedSubnetId: the server was created with "${SUBNET}", not "${SUBNET}2"; Azure cannot move a server to another subnet, so it stays`,
+  "policy backup.geoRedundant: the server was created with false, not true; geo-redundant backup is chosen at creation only, so it stays",
+  'policy administratorLogin: the server was created with "pgadmin", not "dbowner"; the admin login is fixed for the server\'s life, so it stays',
+];
+cases.ImmutablePolicyChangesRefusedAndObservedKept = {
+  req: request({
+    observed: everythingReady(),
+    input: policy({
+      location: "northeurope",
+      resourceGroupName: "rg-other",
+      network: { delegatedSubnetId: `${SUBNET}2`, privateDnsZoneId: ZONE },
+      backup: { retentionDays: 14, geoRedundant: true },
+      administratorLogin: "dbowner",
+    }),
+  }),
+  want: response({
+    resources: readyResources(),
+    status: FQDN,
+    results: IMMUTABLE_POLICY_MESSAGES.map((m) => warning(m)),
+    conditions: [READY_CONDITION, cond("ChangesApplied", false, "ChangeRefused", IMMUTABLE_POLICY_MESSAGES.join("; "))],
+  }),
+};
+
+const RENAME = 'server name: the server was created with "pg-payments-orders-prod", not "psql-prod-orders"; Azure server names cannot change, so it stays';
+cases.ServerNameKeptWhenNamingPatternChanges = {
+  req: request({ observed: everythingReady(), input: policy({ naming: { serverName: "psql-{environment}-{name}" } }) }),
+  want: response({ resources: readyResources(), status: FQDN, results: [warning(RENAME)], conditions: [READY_CONDITION, cond("ChangesApplied", false, "ChangeRefused", RENAME)] }),
+};
+
+const HA_SWITCH = "policy highAvailability.mode: the server runs SameZone; Azure cannot switch to ZoneRedundant directly (disable high availability, then enable it), so it stays SameZone";
+cases.HighAvailabilityModeSwitchRefused = {
+  req: request({ xr: db({ highAvailability: true }), observed: everythingReady({ ha: "SameZone" }) }),
+  want: response({
+    resources: readyResources({ ha: "SameZone" }),
+    status: FQDN,
+    results: [warning(HA_SWITCH)],
+    conditions: [READY_CONDITION, cond("ChangesApplied", false, "ChangeRefused", HA_SWITCH)],
+  }),
+};
+
+const DROPPED =
+  'spec.databases: "legacy" was removed from the list, but deleting a database deletes its data; the DBA policy does not allow it, so it stays';
+cases.RemovedDatabaseKeptUnlessPolicyAllowsDeletion = {
+  req: request({ observed: { ...everythingReady(), "database-legacy": withStatus(database("legacy"), ok()) } }),
+  want: response({
+    resources: { ...readyResources(), "database-legacy": composed(database("legacy"), READY) },
+    status: FQDN,
+    results: [warning(DROPPED)],
+    conditions: [cond("DatabaseReady", true, "Available", "server pg-payments-orders-prod and 2 database(s) are ready; connect with Secret orders-db"), cond("ChangesApplied", false, "ChangeRefused", DROPPED)],
+  }),
+};
+cases.RemovedDatabaseDroppedWhenPolicyAllowsDeletion = {
+  req: request({ observed: { ...everythingReady(), "database-legacy": withStatus(database("legacy"), ok()) }, input: policy({ allowDatabaseDeletion: true }) }),
+  want: response({ resources: readyResources(), status: FQDN, conditions: [READY_CONDITION, APPLIED] }),
+};
+
+const MISSING_SECRET =
+  "the connection Secret orders-db is missing while server pg-payments-orders-prod exists; the function will not invent a new admin password. Restore the Secret, or reset the admin password with a SecretRotation";
+cases.SecretMissingWhileServerExistsIsNotRegenerated = {
+  req: request({ observed: { ...everythingReady(), "connection-secret": {} } }),
+  want: response({
+    resources: (({ "connection-secret": _, ...rest }) => rest)(readyResources()),
+    status: FQDN,
+    results: [warning(MISSING_SECRET, "ConnectionSecretMissing")],
+    conditions: [cond("DatabaseReady", false, "ConnectionSecretMissing", "connection Secret orders-db is missing"), APPLIED],
+  }),
+};
+
+cases.EarlierPipelineStepsAreKept = {
+  req: request({
+    desired: {
+      composite: { resource: { status: { owner: "step-1" } }, connectionDetails: {}, ready: Ready.READY_UNSPECIFIED },
+      resources: { other: { resource: { apiVersion: "v1", kind: "ConfigMap" }, connectionDetails: {}, ready: Ready.READY_TRUE } },
+    },
+  }),
+  want: response({
+    resources: { other: { resource: { apiVersion: "v1", kind: "ConfigMap" }, connectionDetails: {}, ready: Ready.READY_TRUE }, ...fresh() },
+    status: { owner: "step-1" },
+    conditions: [cond("DatabaseReady", false, "Creating", WAITING_ALL), APPLIED],
+  }),
+};
+
+// Bad input: each gives one Fatal result naming the field, and leaves desired state as it came in.
+const fatals: Record<string, { req: RunFunctionRequest; reason: string; message: string }> = {
+  RefusesHighAvailabilityOnBurstable: {
+    req: request({ xr: db({ size: "small", highAvailability: true }) }),
+    reason: "HighAvailabilityNotAllowed",
+    message: "spec.highAvailability is not allowed for size small (SKU B_Standard_B2s); choose size medium or large, or set highAvailability: false",
+  },
+  RefusesSizeThePolicyDoesNotOffer: {
+    req: request({ xr: db({ size: "small" }), input: policy({ sizes: { medium: { skuName: "GP_Standard_D2ds_v5", storageGB: 128 } }, highAvailability: { allowedSizes: [] } }) }),
+    reason: "SizeNotAllowed",
+    message: 'spec.size "small" is not allowed; choose one of medium',
+  },
+  RefusesUnknownSize: {
+    req: request({ xr: db({ size: "huge" }) }),
+    reason: "InvalidSpec",
+    message: 'the Database is invalid: spec.size: Invalid option: expected one of "small"|"medium"|"large"',
+  },
+  RefusesVersionOutsideAllowlist: {
+    req: request({ xr: db({ version: "13" }) }),
+    reason: "VersionNotAllowed",
+    message: 'spec.version "13" is not allowed; choose one of 15, 16, 17',
+  },
+  RefusesStorageAboveMaximum: {
+    req: request({ xr: db({ storageGB: 2048 }), input: policy({ storage: { maxGB: 1024 } }) }),
+    reason: "StorageNotAllowed",
+    message: "spec.storageGB 2048 exceeds the policy's maximum of 1024",
+  },
+  RefusesStorageSizeAzureDoesNotOffer: {
+    req: request({ xr: db({ storageGB: 100 }) }),
+    reason: "InvalidSpec",
+    message: "the Database is invalid: spec.storageGB: must be one of 32, 64, 128, 256, 512, 1024, 2048, 4096, 8192, 16384, 32768",
+  },
+  RefusesReservedAndDuplicateDatabaseNames: {
+    req: request({ xr: db({ databases: ["postgres", "Bad-Name"] }) }),
+    reason: "InvalidSpec",
+    message:
+      "the Database is invalid: spec.databases[0]: is reserved on every server (postgres, azure_maintenance, azure_sys, template0, template1); " +
+      "spec.databases[1]: must start with a lowercase letter or _ and hold only lowercase letters, digits and _ (at most 63)",
+  },
+  RefusesMissingTeam: {
+    req: request({ xr: { ...db(), spec: { size: "medium" } } }),
+    reason: "InvalidSpec",
+    message: "the Database is invalid: spec.team: Invalid input: expected string, received undefined",
+  },
+  RefusesServerNameTooLong: {
+    req: request({ xr: db({ team: "payments-and-settlements-platform" }, { name: "orders-history-archive-service" }) }),
+    reason: "InvalidName",
+    message:
+      'server name "pg-payments-and-settlements-platform-orders-history-archive-service-prod" (from naming.serverName "pg-{team}-{name}-{environment}") is 72 characters; Azure needs 3 to 63: choose a shorter metadata.name or spec.team',
+  },
+  RefusesServerNameEqualToDnsZoneLabel: {
+    req: request({ input: policy({ naming: { serverName: "{environment}" } }) }),
+    reason: "InvalidName",
+    message: 'server name "prod" (from naming.serverName "{environment}") equals the first label of the private DNS zone prod.private.postgres.database.azure.com; Azure refuses that (PrivateDnsZoneNameNotValid)',
+  },
+  RefusesMissingRequiredTagSource: {
+    req: request({ input: policy({ tags: { fromMetadata: [{ key: "cost-center", label: "azplatform.io/cost-center" }] } }) }),
+    reason: "InvalidTags",
+    message: 'metadata: label azplatform.io/cost-center is required by the DBA policy (tags.fromMetadata[0], Azure tag "cost-center"); add it to the Database',
+  },
+  RefusesMoreThanFiftyTags: {
+    req: request({ input: policy({ tags: { static: Object.fromEntries(Array.from({ length: 49 }, (_, i) => [`k${i}`, "v"])) } }) }),
+    reason: "InvalidTags",
+    message: "51 tags exceed Azure's limit of 50 per resource",
+  },
+  RefusesTagKeysThatDifferOnlyInCase: {
+    req: request({ input: policy({ tags: { static: { Team: "x" } } }) }),
+    reason: "InvalidTags",
+    message: 'tags "Team" and "team" differ only in case; Azure tag names are case-insensitive',
+  },
+  RefusesInvalidPolicyFieldByPath: {
+    req: request({ input: policy({ backup: { retentionDays: 3 }, network: { delegatedSubnetId: "subnet-1", privateDnsZoneId: ZONE } }) }),
+    reason: "InvalidPolicy",
+    message:
+      "the Composition's DatabasePolicy input is invalid: network.delegatedSubnetId: must be the ARM id of a subnet (/subscriptions/<id>/resourceGroups/<rg>/providers/Microsoft.Network/virtualNetworks/<vnet>/subnets/<subnet>); " +
+      "backup.retentionDays: Too small: expected number to be >=7",
+  },
+  RefusesPolicyWithReservedAdminLogin: {
+    req: request({ input: policy({ administratorLogin: "azure_superuser" }) }),
+    reason: "InvalidPolicy",
+    message: `the Composition's DatabasePolicy input is invalid: administratorLogin: "azure_superuser" is reserved by Azure`,
+  },
+  RefusesPolicyOfferingHighAvailabilityOnBurstable: {
+    req: request({ input: policy({ highAvailability: { allowedSizes: ["small"] } }) }),
+    reason: "InvalidPolicy",
+    message: "the Composition's DatabasePolicy input is invalid: highAvailability.allowedSizes: size small uses Burstable SKU B_Standard_B2s, which cannot run high availability",
+  },
+  RefusesPolicyDefaultVersionOutsideAllowlist: {
+    req: request({ input: policy({ versions: { allowed: ["16"], default: "15" } }) }),
+    reason: "InvalidPolicy",
+    message: "the Composition's DatabasePolicy input is invalid: versions.default: default must be one of allowed",
+  },
+  RefusesUnknownPolicyField: {
+    req: request({ input: policy({ backups: {} }) }),
+    reason: "InvalidPolicy",
+    message: 'the Composition\'s DatabasePolicy input is invalid: Unrecognized key: "backups"',
+  },
+  RefusesMissingInput: {
+    req: request({ input: null }),
+    reason: "MissingInput",
+    message: "the pipeline step has no input; set input to one of: DatabasePolicy (fn.azplatform.io/v1alpha1)",
+  },
+  RefusesUnknownInputKind: {
+    req: request({ input: { apiVersion: "example.org/v1", kind: "Other" } }),
+    reason: "UnknownInput",
+    message: "this function does not serve input example.org/v1/Other; set input to one of: DatabasePolicy (fn.azplatform.io/v1alpha1)",
+  },
+};
+
+const noPassword = {
+  newPassword: () => {
+    throw new Error("the password must not be regenerated here");
+  },
+};
+
+describe("Database RunFunction", () => {
+  for (const [name, { req, want }] of Object.entries(cases)) {
+    it(name, () => {
+      const reuse = Object.keys(req.observed?.resources ?? {}).includes("connection-secret");
+      expect(runDatabase(req, reuse ? noPassword : { newPassword: () => PASSWORD })).toEqual(want);
+    });
+  }
+  for (const [name, { req, reason, message }] of Object.entries(fatals)) {
+    it(name, async () => {
+      const before = structuredClone(req.desired);
+      expect(await route(req)).toEqual({
+        meta: { tag: "t-1", ttl: { seconds: 60, nanos: 0 } },
+        desired: before,
+        results: [fatal(reason, message)],
+        conditions: [],
+        requirements: undefined,
+        context: undefined,
+      });
+    });
+  }
+});

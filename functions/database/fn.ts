@@ -1,0 +1,232 @@
+// RunFunction for Database: request in, response out, no I/O. Policy comes from the step input, never the XR.
+import { Ready, type Resource, type RunFunctionRequest, type RunFunctionResponse } from "@crossplane-org/function-sdk-typescript";
+import { condition, fatalResponse, result } from "../shared/results.ts";
+import { describeIssues } from "../shared/zod-errors.ts";
+import { storageGbForMb, storageMbForGb, storageTier } from "./azure.ts";
+import { serverName, tags } from "./naming.ts";
+import { existsInAzure, isReady, observed, read, secretValue, type Observed } from "./observed.ts";
+import { generatePassword } from "./password.ts";
+import { DatabasePolicy } from "./policy.ts";
+import {
+  connectionSecret,
+  flexibleServer,
+  flexibleServerConfiguration,
+  flexibleServerDatabase,
+  type ServerPlan,
+} from "./resources.ts";
+import { DatabaseXR, defaultDatabaseName } from "./xr.ts";
+
+export const KEY = {
+  server: "server",
+  secret: "connection-secret",
+  database: (name: string) => `database-${name}`,
+  parameter: (name: string) => `parameter-${name}`,
+};
+const DATABASE_KEY = /^database-(.+)$/;
+const TTL = { seconds: 60, nanos: 0 };
+
+export interface DatabaseDeps {
+  newPassword: (length: number, login: string) => string;
+}
+
+export function runDatabase(req: RunFunctionRequest, deps: DatabaseDeps = { newPassword: generatePassword }): RunFunctionResponse {
+  const policyParse = DatabasePolicy.safeParse(req.input);
+  if (!policyParse.success) {
+    return fatalResponse(req, "InvalidPolicy", `the Composition's DatabasePolicy input is invalid: ${describeIssues("", policyParse.error)}`);
+  }
+  const policy = policyParse.data;
+
+  const xrParse = DatabaseXR.safeParse(req.observed?.composite?.resource);
+  if (!xrParse.success) {
+    return fatalResponse(req, "InvalidSpec", `the Database is invalid: ${describeIssues("", xrParse.error)}`);
+  }
+  const xr = xrParse.data;
+  const spec = xr.spec;
+
+  const size = policy.sizes[spec.size];
+  if (size === undefined) {
+    return fatalResponse(req, "SizeNotAllowed", `spec.size "${spec.size}" is not allowed; choose one of ${Object.keys(policy.sizes).join(", ")}`);
+  }
+  const version = spec.version ?? policy.versions.default;
+  if (!(policy.versions.allowed as readonly string[]).includes(version)) {
+    return fatalResponse(req, "VersionNotAllowed", `spec.version "${version}" is not allowed; choose one of ${policy.versions.allowed.join(", ")}`);
+  }
+  const storageGB = spec.storageGB ?? size.storageGB;
+  if (policy.storage.maxGB !== undefined && storageGB > policy.storage.maxGB) {
+    return fatalResponse(req, "StorageNotAllowed", `spec.storageGB ${storageGB} exceeds the policy's maximum of ${policy.storage.maxGB}`);
+  }
+  if (spec.highAvailability && !policy.highAvailability.allowedSizes.includes(spec.size)) {
+    const allowed = policy.highAvailability.allowedSizes;
+    return fatalResponse(
+      req,
+      "HighAvailabilityNotAllowed",
+      `spec.highAvailability is not allowed for size ${spec.size} (SKU ${size.skuName}); ` +
+        (allowed.length > 0 ? `choose size ${allowed.join(" or ")}, or set highAvailability: false` : "the policy allows it for no size; set highAvailability: false"),
+    );
+  }
+  const name = serverName(policy, xr);
+  if (!name.ok) return fatalResponse(req, "InvalidName", name.message);
+  const tagSet = tags(policy, xr);
+  if (!tagSet.ok) return fatalResponse(req, "InvalidTags", tagSet.message);
+
+  const results: RunFunctionResponse["results"] = [];
+  const refuse = (message: string) => results.push(result("Warning", "ChangeRefused", message));
+
+  // Immutable fields: once the server exists, keep what it was created with and say why, so the managed
+  // resource never asks the provider for a change Azure cannot make (it would stay Synced=False for ever).
+  const server = observed(req, KEY.server);
+  const was = server.forProvider;
+  const keep = <T extends string | boolean>(field: string, wanted: T, current: unknown, why: string): T => {
+    if (!server.exists || current === undefined || current === wanted) return wanted;
+    refuse(`${field}: the server was created with ${JSON.stringify(current)}, not ${JSON.stringify(wanted)}; ${why}, so it stays`);
+    return current as T;
+  };
+  const observedName = read.str(server.annotations["crossplane.io/external-name"]);
+  const finalName = keep("server name", name.value, observedName, "Azure server names cannot change");
+  const location = keep("policy location", policy.location, read.str(was.location), "Azure cannot move a server");
+  const resourceGroupName = keep("policy resourceGroupName", policy.resourceGroupName, read.str(was.resourceGroupName), "Azure cannot move a server to another resource group");
+  const subnet = keep("policy network.delegatedSubnetId", policy.network.delegatedSubnetId, read.str(was.delegatedSubnetId), "Azure cannot move a server to another subnet");
+  const geo = keep("policy backup.geoRedundant", policy.backup.geoRedundant, read.bool(was.geoRedundantBackupEnabled), "geo-redundant backup is chosen at creation only");
+  const login = keep("policy administratorLogin", policy.administratorLogin, read.str(was.administratorLogin), "the admin login is fixed for the server's life");
+
+  const currentVersion = maxDefined(read.str(was.version), read.str(server.atProvider.version));
+  let finalVersion = version;
+  if (currentVersion !== undefined && Number(version) < Number(currentVersion)) {
+    refuse(`spec.version: "${version}" would downgrade the server from "${currentVersion}"; PostgreSQL cannot be downgraded in place, so it stays on "${currentVersion}"`);
+    finalVersion = currentVersion;
+  }
+
+  const wantedMb = storageMbForGb(storageGB);
+  const emittedMb = read.num(was.storageMb);
+  if (emittedMb !== undefined && wantedMb < emittedMb) {
+    refuse(`spec.storageGB: ${storageGB} is less than the server's ${storageGbForMb(emittedMb)}; storage can only grow, so it stays at ${storageGbForMb(emittedMb)}`);
+  }
+  // Auto-grow can enlarge the disk behind our back; never ask for less than Azure has.
+  const storageMb = Math.max(wantedMb, emittedMb ?? 0, read.num(server.atProvider.storageMb) ?? 0);
+
+  let haMode: ServerPlan["highAvailabilityMode"] = spec.highAvailability ? policy.highAvailability.mode : undefined;
+  const observedHa = read.str(read.obj(was.highAvailability).mode);
+  if (haMode !== undefined && observedHa !== undefined && observedHa !== haMode) {
+    refuse(`policy highAvailability.mode: the server runs ${observedHa}; Azure cannot switch to ${haMode} directly (disable high availability, then enable it), so it stays ${observedHa}`);
+    haMode = observedHa as ServerPlan["highAvailabilityMode"];
+  }
+
+  const plan: ServerPlan = {
+    namespace: xr.metadata.namespace,
+    team: spec.team,
+    name: finalName,
+    location,
+    resourceGroupName,
+    skuName: size.skuName,
+    version: finalVersion,
+    storageMb,
+    storageTier: storageTier(storageMb, read.str(was.storageTier)),
+    autoGrow: policy.storage.autoGrow,
+    backupRetentionDays: policy.backup.retentionDays,
+    geoRedundantBackup: geo,
+    highAvailabilityMode: haMode,
+    zone: policy.zone,
+    delegatedSubnetId: subnet,
+    privateDnsZoneId: policy.network.privateDnsZoneId,
+    administratorLogin: login,
+    maintenanceWindow: policy.maintenanceWindow,
+    tags: tagSet.value,
+    providerConfigRef: policy.providerConfigRef,
+    protectFromDeletion: policy.protectFromDeletion,
+    secretName: spec.connectionSecretName ?? `${xr.metadata.name}-db`,
+  };
+
+  // Databases: removing one from the list would drop its data, so it is kept unless the policy allows deletion.
+  const databases = spec.databases ?? [defaultDatabaseName(xr.metadata.name)];
+  const existing = Object.keys(req.observed?.resources ?? {})
+    .map((k) => DATABASE_KEY.exec(k)?.[1])
+    .filter((d): d is string => d !== undefined);
+  const kept = policy.allowDatabaseDeletion ? [] : existing.filter((d) => !databases.includes(d));
+  for (const d of kept) refuse(`spec.databases: "${d}" was removed from the list, but deleting a database deletes its data; the DBA policy does not allow it, so it stays`);
+  const allDatabases = [...databases, ...kept.sort()];
+
+  const desired: Record<string, Resource> = {};
+  const track: Array<{ key: string; label: string }> = [];
+  const compose = (key: string, label: string, resource: Record<string, unknown>, ready: boolean) => {
+    desired[key] = { resource, connectionDetails: {}, ready: ready ? Ready.READY_TRUE : Ready.READY_FALSE };
+    track.push({ key, label });
+  };
+
+  compose(KEY.server, `FlexibleServer ${plan.name}`, flexibleServer(plan), isReady(server));
+  for (const d of allDatabases) {
+    compose(KEY.database(d), `FlexibleServerDatabase ${d}`, flexibleServerDatabase(plan, d), isReady(observed(req, KEY.database(d))));
+  }
+  for (const [param, value] of Object.entries(policy.serverParameters).sort(([a], [b]) => (a < b ? -1 : 1))) {
+    const key = KEY.parameter(param.replaceAll("_", "-").replaceAll(".", "-"));
+    compose(key, `FlexibleServerConfiguration ${param}`, flexibleServerConfiguration(plan, param, value), isReady(observed(req, key)));
+  }
+
+  // The admin password is generated once and re-emitted from the observed Secret on every later call. If the
+  // Secret is missing while the server already exists in Azure, a new value would not match the server, so the
+  // Secret is left out (not regenerated) and the user is told how to recover.
+  const secret = observed(req, KEY.secret);
+  let password = secretValue(secret, "password");
+  if (password === undefined && existsInAzure(server)) {
+    results.push(
+      result(
+        "Warning",
+        "ConnectionSecretMissing",
+        `the connection Secret ${plan.secretName} is missing while server ${plan.name} exists; the function will not invent a new admin password. Restore the Secret, or reset the admin password with a SecretRotation`,
+      ),
+    );
+  } else {
+    password ??= deps.newPassword(policy.passwordLength, plan.administratorLogin);
+    const host = read.str(server.atProvider.fqdn) ?? `${plan.name}.postgres.database.azure.com`;
+    const secretReady = secret.exists && secretValue(secret, "host") !== undefined;
+    compose(KEY.secret, `Secret ${plan.secretName}`, connectionSecret(plan, { host, username: plan.administratorLogin, password, database: allDatabases[0] ?? "postgres" }), secretReady);
+  }
+
+  const waiting = track.filter(({ key }) => desired[key]?.ready !== Ready.READY_TRUE).map(({ key, label }) => `${label}: ${describeWait(observed(req, key))}`);
+  const missingSecret = desired[KEY.secret] === undefined;
+  const ready = waiting.length === 0 && !missingSecret;
+
+  const priorResources = req.desired?.resources ?? {};
+  const priorComposite = read.obj(req.desired?.composite?.resource);
+  const fqdn = read.str(server.atProvider.fqdn);
+  const status = {
+    ...read.obj(priorComposite.status),
+    serverName: plan.name,
+    ...(fqdn !== undefined ? { fqdn } : {}),
+    connectionSecretName: plan.secretName,
+    version: plan.version,
+    storageGB: storageGbForMb(plan.storageMb),
+  };
+  const refused = results.filter((r) => r.reason === "ChangeRefused");
+
+  return {
+    meta: { tag: req.meta?.tag ?? "", ttl: TTL },
+    desired: {
+      composite: { resource: { ...priorComposite, status }, connectionDetails: {}, ready: Ready.READY_UNSPECIFIED },
+      resources: { ...priorResources, ...desired },
+    },
+    results,
+    conditions: [
+      ready
+        ? condition("DatabaseReady", true, "Available", `server ${plan.name} and ${allDatabases.length} database(s) are ready; connect with Secret ${plan.secretName}`)
+        : condition("DatabaseReady", false, missingSecret ? "ConnectionSecretMissing" : "Creating", missingSecret ? `connection Secret ${plan.secretName} is missing` : `waiting for ${waiting.join("; ")}`),
+      refused.length === 0
+        ? condition("ChangesApplied", true, "Applied", "the Database spec and the DBA policy are applied")
+        : condition("ChangesApplied", false, "ChangeRefused", refused.map((r) => r.message).join("; ")),
+    ],
+    requirements: undefined,
+    context: req.context,
+  };
+}
+
+function describeWait(o: Observed): string {
+  if (!o.exists) return "not created yet";
+  if (o.synced?.status === "False") return `not synced: ${o.synced.reason}${o.synced.message ? ` (${o.synced.message})` : ""}`;
+  if (o.ready !== undefined) return `${o.ready.reason || "not ready"}${o.ready.message ? ` (${o.ready.message})` : ""}`;
+  return "not ready";
+}
+
+function maxDefined(a: string | undefined, b: string | undefined): string | undefined {
+  if (a === undefined) return b;
+  if (b === undefined) return a;
+  return Number(b) > Number(a) ? b : a;
+}

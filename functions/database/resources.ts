@@ -1,0 +1,126 @@
+// Pure builders of the composed resources: each returns exactly what the function wants applied, every call.
+import { sortKeys } from "./naming.ts";
+
+export const FLEXIBLE_SERVER_API = "dbforpostgresql.azure.m.upbound.io/v1beta1";
+export const POSTGRES_PORT = "5432";
+export const TEAM_LABEL = "azplatform.io/team";
+
+export interface ServerPlan {
+  namespace: string;
+  team: string;
+  name: string;
+  location: string;
+  resourceGroupName: string;
+  skuName: string;
+  version: string;
+  storageMb: number;
+  storageTier: string;
+  autoGrow: boolean;
+  backupRetentionDays: number;
+  geoRedundantBackup: boolean;
+  highAvailabilityMode: "ZoneRedundant" | "SameZone" | undefined;
+  zone: string | undefined;
+  delegatedSubnetId: string;
+  privateDnsZoneId: string;
+  administratorLogin: string;
+  maintenanceWindow: { dayOfWeek: number; startHour: number; startMinute: number } | undefined;
+  tags: Record<string, string>;
+  providerConfigRef: { kind: string; name: string };
+  protectFromDeletion: boolean;
+  secretName: string;
+}
+
+function metadata(plan: ServerPlan, externalName?: string) {
+  return {
+    namespace: plan.namespace,
+    labels: { [TEAM_LABEL]: plan.team },
+    ...(externalName !== undefined ? { annotations: { "crossplane.io/external-name": externalName } } : {}),
+  };
+}
+
+function envelope(plan: ServerPlan) {
+  return {
+    // No LateInitialize: observed zones and defaults never flow back into forProvider, so an HA failover
+    // cannot wedge the resource (provider-upjet-azure#1089, #1303). No Delete when the DBAs protect servers.
+    managementPolicies: plan.protectFromDeletion ? ["Observe", "Create", "Update"] : ["Observe", "Create", "Update", "Delete"],
+    providerConfigRef: plan.providerConfigRef,
+  };
+}
+
+/** Dependents find the server through their controller (this XR), so no composed resource needs a fixed name. */
+const SERVER_SELECTOR = { serverIdSelector: { matchControllerRef: true } };
+
+export function flexibleServer(plan: ServerPlan) {
+  return {
+    apiVersion: FLEXIBLE_SERVER_API,
+    kind: "FlexibleServer",
+    metadata: metadata(plan, plan.name),
+    spec: {
+      ...envelope(plan),
+      ...(plan.zone !== undefined ? { initProvider: { zone: plan.zone } } : {}),
+      forProvider: {
+        administratorLogin: plan.administratorLogin,
+        administratorPasswordSecretRef: { name: plan.secretName, key: "password" },
+        authentication: { activeDirectoryAuthEnabled: false, passwordAuthEnabled: true },
+        autoGrowEnabled: plan.autoGrow,
+        backupRetentionDays: plan.backupRetentionDays,
+        delegatedSubnetId: plan.delegatedSubnetId,
+        geoRedundantBackupEnabled: plan.geoRedundantBackup,
+        ...(plan.highAvailabilityMode !== undefined ? { highAvailability: { mode: plan.highAvailabilityMode } } : {}),
+        location: plan.location,
+        ...(plan.maintenanceWindow !== undefined ? { maintenanceWindow: plan.maintenanceWindow } : {}),
+        privateDnsZoneId: plan.privateDnsZoneId,
+        publicNetworkAccessEnabled: false,
+        resourceGroupName: plan.resourceGroupName,
+        skuName: plan.skuName,
+        storageMb: plan.storageMb,
+        storageTier: plan.storageTier,
+        tags: plan.tags,
+        version: plan.version,
+      },
+    },
+  };
+}
+
+export function flexibleServerDatabase(plan: ServerPlan, database: string) {
+  return {
+    apiVersion: FLEXIBLE_SERVER_API,
+    kind: "FlexibleServerDatabase",
+    metadata: metadata(plan, database),
+    spec: {
+      ...envelope(plan),
+      // Canonical casing: the provider treats a collation case change as a replacement it cannot make.
+      forProvider: { charset: "UTF8", collation: "en_US.utf8", ...SERVER_SELECTOR },
+    },
+  };
+}
+
+export function flexibleServerConfiguration(plan: ServerPlan, name: string, value: string) {
+  return {
+    apiVersion: FLEXIBLE_SERVER_API,
+    kind: "FlexibleServerConfiguration",
+    metadata: metadata(plan),
+    spec: { ...envelope(plan), forProvider: { name, value, ...SERVER_SELECTOR } },
+  };
+}
+
+export interface Connection {
+  host: string;
+  username: string;
+  password: string;
+  database: string;
+}
+
+export function connectionSecret(plan: ServerPlan, c: Connection) {
+  const uri =
+    `postgresql://${encodeURIComponent(c.username)}:${encodeURIComponent(c.password)}` +
+    `@${c.host}:${POSTGRES_PORT}/${encodeURIComponent(c.database)}?sslmode=require`;
+  const data = { database: c.database, host: c.host, password: c.password, port: POSTGRES_PORT, sslmode: "require", uri, username: c.username };
+  return {
+    apiVersion: "v1",
+    kind: "Secret",
+    metadata: { name: plan.secretName, ...metadata(plan) },
+    type: "Opaque",
+    data: sortKeys(Object.fromEntries(Object.entries(data).map(([k, v]) => [k, Buffer.from(v).toString("base64")]))),
+  };
+}

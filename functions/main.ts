@@ -1,0 +1,80 @@
+// Entry point: flags as Crossplane's function SDKs have them.
+import { parseArgs } from "node:util";
+import { pino } from "pino";
+import { route } from "./router.ts";
+import { StartupError, startServer } from "./server.ts";
+
+const usage = `Usage: function-azure-platform [--address 0.0.0.0:9443] [--insecure | --tls-server-certs-dir DIR] [--debug]
+
+  --address                 where to listen (default 0.0.0.0:9443)
+  --tls-server-certs-dir    tls.crt, tls.key and ca.crt for mutual TLS (default $TLS_SERVER_CERTS_DIR, else /tls/server)
+  --insecure                serve plaintext gRPC; for local development and crossplane render only
+  --max-recv-message-size   largest request in MB (default 4)
+  --drain-seconds           how long SIGTERM waits for in-flight calls (default 25)
+  --debug, -d               debug logging`;
+
+function parse() {
+  try {
+    return parseArgs({
+      options: {
+        address: { type: "string", default: "0.0.0.0:9443" },
+        "tls-server-certs-dir": { type: "string", default: process.env.TLS_SERVER_CERTS_DIR || "/tls/server" },
+        insecure: { type: "boolean", default: false },
+        "max-recv-message-size": { type: "string", default: "4" },
+        "drain-seconds": { type: "string", default: "25" },
+        debug: { type: "boolean", short: "d", default: false },
+        help: { type: "boolean", short: "h", default: false },
+      },
+      strict: true,
+    }).values;
+  } catch (e) {
+    process.stderr.write(`${(e as Error).message}\n\n${usage}\n`);
+    process.exit(2);
+  }
+}
+
+const flags = parse();
+if (flags.help) {
+  process.stdout.write(`${usage}\n`);
+  process.exit(0);
+}
+const logger = pino({ level: flags.debug ? "debug" : "info", base: { fn: "function-azure-platform" } });
+
+const numberFlag = (name: string, value: string): number => {
+  const n = Number(value);
+  if (!Number.isFinite(n) || n <= 0) {
+    logger.fatal(`--${name} must be a positive number, got "${value}"`);
+    process.exit(2);
+  }
+  return n;
+};
+
+try {
+  const server = await startServer(
+    {
+      address: flags.address,
+      insecure: flags.insecure,
+      tlsServerCertsDir: flags["tls-server-certs-dir"],
+      maxRecvMessageSizeMB: numberFlag("max-recv-message-size", flags["max-recv-message-size"]),
+    },
+    route,
+    logger,
+  );
+  const drainMs = numberFlag("drain-seconds", flags["drain-seconds"]) * 1000;
+  let stopping = false;
+  const stop = (signal: string) => {
+    if (stopping) return;
+    stopping = true;
+    logger.info({ signal }, "draining in-flight calls");
+    void server.shutdown(drainMs).then(() => {
+      logger.info("stopped");
+      process.exit(0);
+    });
+  };
+  process.on("SIGTERM", () => stop("SIGTERM"));
+  process.on("SIGINT", () => stop("SIGINT"));
+} catch (e) {
+  if (e instanceof StartupError) logger.fatal(e.message);
+  else logger.fatal({ err: e }, "cannot start");
+  process.exit(1);
+}

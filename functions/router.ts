@@ -1,0 +1,35 @@
+// Picks the handler by the kind of the pipeline step's input, so one image serves every function of the package.
+import type { RunFunctionRequest, RunFunctionResponse } from "@crossplane-org/function-sdk-typescript";
+import { runDatabase } from "./database/fn.ts";
+import { POLICY_API_VERSION, POLICY_KIND } from "./database/policy.ts";
+import { fatalResponse } from "./shared/results.ts";
+
+export type Handler = (req: RunFunctionRequest) => RunFunctionResponse | Promise<RunFunctionResponse>;
+
+export const handlers: ReadonlyMap<string, Handler> = new Map([[`${POLICY_API_VERSION}/${POLICY_KIND}`, (req) => runDatabase(req)]]);
+
+const served = [...handlers.keys()].map((k) => {
+  const i = k.lastIndexOf("/");
+  return `${k.slice(i + 1)} (${k.slice(0, i)})`;
+});
+
+export function inputKind(req: RunFunctionRequest): string | undefined {
+  const input = req.input;
+  if (input === undefined || input === null) return undefined;
+  const apiVersion: unknown = input.apiVersion;
+  const kind: unknown = input.kind;
+  return typeof apiVersion === "string" && typeof kind === "string" ? `${apiVersion}/${kind}` : "";
+}
+
+export async function route(req: RunFunctionRequest): Promise<RunFunctionResponse> {
+  const kind = inputKind(req);
+  if (kind === undefined) {
+    return fatalResponse(req, "MissingInput", `the pipeline step has no input; set input to one of: ${served.join(", ")}`);
+  }
+  const handler = handlers.get(kind);
+  if (handler === undefined) {
+    const shown = kind === "" ? "an input without apiVersion and kind" : `input ${kind}`;
+    return fatalResponse(req, "UnknownInput", `this function does not serve ${shown}; set input to one of: ${served.join(", ")}`);
+  }
+  return handler(req);
+}

@@ -1,0 +1,117 @@
+// The gRPC server: mutual TLS or explicit --insecure, health service, v1 and v1beta1, drain on shutdown.
+import { readFileSync } from "node:fs";
+import { join } from "node:path";
+import * as grpc from "@grpc/grpc-js";
+import {
+  FunctionRunnerServiceService,
+  Severity,
+  type RunFunctionRequest,
+  type RunFunctionResponse,
+} from "@crossplane-org/function-sdk-typescript";
+import { HealthImplementation } from "grpc-health-check";
+import type { Logger } from "pino";
+import { fatalResponse } from "./shared/results.ts";
+
+export interface ServerOptions {
+  address: string;
+  insecure: boolean;
+  tlsServerCertsDir: string;
+  maxRecvMessageSizeMB: number;
+}
+
+export type Route = (req: RunFunctionRequest) => Promise<RunFunctionResponse>;
+
+export class StartupError extends Error {}
+
+/** Crossplane mounts tls.crt, tls.key and ca.crt; a client must present a certificate signed by ca.crt. */
+export function serverCredentials(opts: ServerOptions): grpc.ServerCredentials {
+  if (opts.insecure) return grpc.ServerCredentials.createInsecure();
+  const files = ["ca.crt", "tls.crt", "tls.key"] as const;
+  const read = (f: string) => {
+    try {
+      return readFileSync(join(opts.tlsServerCertsDir, f));
+    } catch (e) {
+      throw new StartupError(
+        `cannot read ${join(opts.tlsServerCertsDir, f)} (${(e as NodeJS.ErrnoException).code ?? String(e)}): ` +
+          `mutual TLS needs ${files.join(", ")} in --tls-server-certs-dir; pass --insecure only for local development`,
+      );
+    }
+  };
+  const [ca, cert, key] = files.map(read) as [Buffer, Buffer, Buffer];
+  return grpc.ServerCredentials.createSsl(ca, [{ private_key: key, cert_chain: cert }], true);
+}
+
+function withPath<T extends Record<string, { path: string }>>(definition: T, from: string, to: string): T {
+  return Object.fromEntries(Object.entries(definition).map(([k, m]) => [k, { ...m, path: m.path.replace(from, to) }])) as T;
+}
+
+function counts(rsp: RunFunctionResponse) {
+  const bySeverity = (s: Severity) => rsp.results.filter((r) => r.severity === s).length;
+  return { fatal: bySeverity(Severity.SEVERITY_FATAL), warning: bySeverity(Severity.SEVERITY_WARNING) };
+}
+
+export function runFunctionHandler(route: Route, logger: Logger) {
+  return async (req: RunFunctionRequest): Promise<RunFunctionResponse> => {
+    const started = process.hrtime.bigint();
+    const xr = req.observed?.composite?.resource?.metadata as { name?: string; namespace?: string } | undefined;
+    const input = req.input as { kind?: unknown } | undefined;
+    const fields = { tag: req.meta?.tag ?? "", kind: input?.kind, xr: xr ? `${xr.namespace ?? ""}/${xr.name ?? ""}` : undefined };
+    let rsp: RunFunctionResponse;
+    try {
+      rsp = await route(req);
+    } catch (e) {
+      // A bug must not take the server down or leak detail: the user gets a Fatal result, the log gets the stack.
+      logger.error({ ...fields, err: e }, "RunFunction failed");
+      rsp = fatalResponse(req, "InternalError", `internal error in the function: ${e instanceof Error ? e.message : String(e)}`);
+    }
+    // Never log the response: composed Secrets carry credentials.
+    logger.info({ ...fields, ...counts(rsp), ms: Number(process.hrtime.bigint() - started) / 1e6 }, "RunFunction");
+    return rsp;
+  };
+}
+
+export interface RunningServer {
+  port: number;
+  health: HealthImplementation;
+  shutdown(graceMs: number): Promise<void>;
+}
+
+export async function startServer(opts: ServerOptions, route: Route, logger: Logger): Promise<RunningServer> {
+  const credentials = serverCredentials(opts);
+  const server = new grpc.Server({ "grpc.max_receive_message_length": opts.maxRecvMessageSizeMB * 1024 * 1024 });
+  const handle = runFunctionHandler(route, logger);
+  const impl = {
+    runFunction: (call: grpc.ServerUnaryCall<RunFunctionRequest, RunFunctionResponse>, cb: grpc.sendUnaryData<RunFunctionResponse>) => {
+      handle(call.request).then((rsp) => cb(null, rsp), (e: unknown) => cb(e as grpc.ServiceError));
+    },
+  };
+  server.addService(FunctionRunnerServiceService, impl);
+  // Crossplane before 1.17 only calls v1beta1; the messages are identical.
+  server.addService(withPath(FunctionRunnerServiceService, "fn.proto.v1.", "fn.proto.v1beta1."), impl);
+  const health = new HealthImplementation({ "": "NOT_SERVING" });
+  health.addToServer(server);
+
+  const port = await new Promise<number>((resolve, reject) => {
+    server.bindAsync(opts.address, credentials, (err, p) => (err ? reject(new StartupError(`cannot listen on ${opts.address}: ${err.message}`)) : resolve(p)));
+  });
+  health.setStatus("", "SERVING");
+  logger.info({ address: opts.address, port, tls: opts.insecure ? "off" : "mutual" }, "serving");
+
+  return {
+    port,
+    health,
+    shutdown: (graceMs) =>
+      new Promise<void>((resolve) => {
+        health.setStatus("", "NOT_SERVING");
+        const timer = setTimeout(() => {
+          logger.warn({ graceMs }, "in-flight calls did not finish in time; closing");
+          server.forceShutdown();
+          resolve();
+        }, graceMs);
+        server.tryShutdown(() => {
+          clearTimeout(timer);
+          resolve();
+        });
+      }),
+  };
+}

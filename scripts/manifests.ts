@@ -1,0 +1,149 @@
+// Generates the input CRD and the XRD from the zod schemas the function validates with, so the API that
+// kubectl, ArgoCD and `crossplane beta validate` see is the one the function enforces. `--check` fails on drift.
+import { readFileSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { stringify } from "yaml";
+import { z } from "zod";
+import { DatabasePolicy, POLICY_API_VERSION, POLICY_KIND } from "../functions/database/policy.ts";
+import { DatabaseSpec } from "../functions/database/xr.ts";
+
+type Schema = Record<string, unknown>;
+const root = join(import.meta.dirname, "..");
+
+/** Kubernetes structural schemas: no additionalProperties:false, no JS integer bounds, no $schema. */
+function structural(node: unknown): unknown {
+  if (Array.isArray(node)) return node.map(structural);
+  if (typeof node !== "object" || node === null) return node;
+  const out: Schema = {};
+  for (const [k, v] of Object.entries(node)) {
+    if (k === "$schema" || (k === "additionalProperties" && v === false)) continue;
+    if ((k === "minimum" || k === "maximum") && Math.abs(v as number) === Number.MAX_SAFE_INTEGER) continue;
+    out[k] = structural(v);
+  }
+  return out;
+}
+
+function openapi(schema: z.ZodType): Schema {
+  return structural(z.toJSONSchema(schema, { target: "openapi-3.0", io: "input", unrepresentable: "any" })) as Schema;
+}
+
+function inputCrd(): Schema {
+  const schema = openapi(DatabasePolicy);
+  const properties = { ...(schema.properties as Schema) };
+  delete properties.apiVersion;
+  delete properties.kind;
+  delete properties.metadata;
+  const [group, version] = POLICY_API_VERSION.split("/") as [string, string];
+  return {
+    apiVersion: "apiextensions.k8s.io/v1",
+    kind: "CustomResourceDefinition",
+    metadata: { name: `databasepolicies.${group}` },
+    spec: {
+      group,
+      names: { kind: POLICY_KIND, listKind: `${POLICY_KIND}List`, plural: "databasepolicies", singular: "databasepolicy", categories: ["crossplane"] },
+      scope: "Namespaced",
+      versions: [
+        {
+          name: version,
+          served: true,
+          storage: true,
+          schema: {
+            openAPIV3Schema: {
+              type: "object",
+              description: "DatabasePolicy is the DBA team's policy for Database XRs: the input of the function-azure-platform step in a Composition.",
+              properties: { apiVersion: { type: "string" }, kind: { type: "string" }, metadata: { type: "object" }, ...properties },
+              required: schema.required,
+            },
+          },
+        },
+      ],
+    },
+  };
+}
+
+function xrd(): Schema {
+  const spec = openapi(DatabaseSpec);
+  const props = spec.properties as Record<string, Schema>;
+  props.storageGB = { ...props.storageGB, "x-kubernetes-validations": [{ rule: "self >= oldSelf", message: "storageGB can only grow" }] };
+  props.databases = { ...props.databases, "x-kubernetes-list-type": "set" };
+  return {
+    apiVersion: "apiextensions.crossplane.io/v2",
+    kind: "CompositeResourceDefinition",
+    metadata: { name: "databases.azplatform.io" },
+    spec: {
+      group: "azplatform.io",
+      scope: "Namespaced",
+      names: { kind: "Database", plural: "databases", categories: ["crossplane", "azplatform"] },
+      defaultCompositionRef: { name: "database-postgres" },
+      versions: [
+        {
+          name: "v1alpha1",
+          served: true,
+          referenceable: true,
+          additionalPrinterColumns: [
+            { name: "TEAM", type: "string", jsonPath: ".spec.team" },
+            { name: "SIZE", type: "string", jsonPath: ".spec.size" },
+            { name: "SERVER", type: "string", jsonPath: ".status.serverName" },
+            { name: "SECRET", type: "string", jsonPath: ".status.connectionSecretName" },
+            { name: "READY", type: "string", jsonPath: '.status.conditions[?(@.type=="Ready")].status' },
+          ],
+          schema: {
+            openAPIV3Schema: {
+              type: "object",
+              description: "A Database is an Azure Database for PostgreSQL Flexible Server for one team, provisioned under the DBA team's policy.",
+              properties: {
+                spec,
+                status: {
+                  type: "object",
+                  properties: {
+                    serverName: { type: "string", description: "Azure name of the Flexible Server." },
+                    fqdn: { type: "string", description: "Host name apps connect to (private DNS)." },
+                    connectionSecretName: { type: "string", description: "Secret with the connection details." },
+                    version: { type: "string", description: "PostgreSQL major version the server runs or is moving to." },
+                    storageGB: { type: "integer", description: "Storage the server has or is growing to." },
+                  },
+                },
+              },
+              required: ["spec"],
+            },
+          },
+        },
+      ],
+    },
+  };
+}
+
+export const generated: Record<string, Schema> = {
+  "package/input/fn.azplatform.io_databasepolicies.yaml": inputCrd(),
+  "xrds/database.yaml": xrd(),
+};
+
+const header = "# Generated by scripts/manifests.ts from the zod schemas in functions/. Do not edit; run npm run manifests.\n";
+export function render(doc: Schema): string {
+  return header + stringify(doc, { lineWidth: 0 });
+}
+
+if (import.meta.main) {
+  const check = process.argv.includes("--check");
+  let drift = false;
+  for (const [file, doc] of Object.entries(generated)) {
+    const path = join(root, file);
+    const text = render(doc);
+    if (check) {
+      let current: string;
+      try {
+        current = readFileSync(path, "utf8");
+      } catch {
+        current = "";
+      }
+      if (current !== text) {
+        drift = true;
+        process.stderr.write(`${file} is out of date; run npm run manifests\n`);
+      }
+    } else {
+      writeFileSync(path, text);
+      process.stdout.write(`wrote ${file}\n`);
+    }
+  }
+  process.exit(drift ? 1 : 0);
+}
