@@ -5,7 +5,7 @@ import { describeIssues } from "../shared/zod-errors.ts";
 import { storageGbForMb, storageMbForGb, storageTier } from "./azure.ts";
 import { serverName, tags } from "./naming.ts";
 import { existsInAzure, isReady, observed, read, secretValue, type Observed } from "./observed.ts";
-import { generatePassword } from "./password.ts";
+import { generatePassword } from "../shared/password.ts";
 import { DatabasePolicy } from "./policy.ts";
 import {
   connectionSecret,
@@ -29,7 +29,9 @@ export interface DatabaseDeps {
   newPassword: (length: number, login: string) => string;
 }
 
-export function runDatabase(req: RunFunctionRequest, deps: DatabaseDeps = { newPassword: generatePassword }): RunFunctionResponse {
+const DEFAULT_DEPS: DatabaseDeps = { newPassword: (length, login) => generatePassword({ length, avoid: [login] }) };
+
+export function runDatabase(req: RunFunctionRequest, deps: DatabaseDeps = DEFAULT_DEPS): RunFunctionResponse {
   const policyParse = DatabasePolicy.safeParse(req.input);
   if (!policyParse.success) {
     return fatalResponse(req, "InvalidPolicy", `the Composition's DatabasePolicy input is invalid: ${describeIssues("", policyParse.error)}`);

@@ -24,7 +24,7 @@ describe("generatePassword", () => {
   ] as const) {
     it(`length ${length}, login ${login}: every class, allowed characters only, no part of the login`, () => {
       for (let i = 0; i < 200; i++) {
-        const p = generatePassword(length, login);
+        const p = generatePassword({ length, avoid: [login] });
         expect(p).toHaveLength(length);
         for (const c of classes) expect([...p].some((ch) => c.includes(ch))).toBe(true);
         expect([...p].every((ch) => classes.join("").includes(ch))).toBe(true);
@@ -33,7 +33,16 @@ describe("generatePassword", () => {
     });
   }
   it("never repeats across many draws", () => {
-    const seen = new Set(Array.from({ length: 2000 }, () => generatePassword(16, "pgadmin")));
+    const seen = new Set(Array.from({ length: 2000 }, () => generatePassword({ length: 16 })));
     expect(seen.size).toBe(2000);
+  });
+  it("without symbols: upper, lower and digits only, each present", () => {
+    const { upper, lower, digits } = PASSWORD_ALPHABET;
+    for (let i = 0; i < 200; i++) {
+      const p = generatePassword({ length: 12, symbols: false, avoid: ["orders_app"] });
+      expect(p).toMatch(/^[A-Za-z0-9]{12}$/);
+      for (const c of [upper, lower, digits]) expect([...p].some((ch) => c.includes(ch))).toBe(true);
+      expect(containsLoginPart(p, "orders_app")).toBe(false);
+    }
   });
 });

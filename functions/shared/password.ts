@@ -1,13 +1,11 @@
-// Admin passwords Azure accepts on the first try: every character class present, no part of the login.
+// Passwords Azure and PostgreSQL accept on the first try: every character class present, no part of the login.
 import { randomInt } from "node:crypto";
 
 const UPPER = "ABCDEFGHJKLMNPQRSTUVWXYZ";
 const LOWER = "abcdefghijkmnopqrstuvwxyz";
 const DIGITS = "23456789";
-// Symbols that need no quoting in env files, shells or YAML; the URI key percent-encodes the rest anyway.
+// Symbols that need no quoting in env files, shells or YAML; connection URIs percent-encode the rest anyway.
 const SYMBOLS = "-_.~!*+=^";
-const CLASSES = [UPPER, LOWER, DIGITS, SYMBOLS];
-const ALL = CLASSES.join("");
 
 /** A uniform pick: node's randomInt draws from the CSPRNG with rejection sampling, so there is no modulo bias. */
 function pick(alphabet: string): string {
@@ -25,16 +23,26 @@ export function containsLoginPart(password: string, login: string): boolean {
   return false;
 }
 
-export function generatePassword(length: number, login: string): string {
+export interface PasswordOptions {
+  length: number;
+  /** Include symbols (and guarantee one). Without, upper, lower and digits are still each guaranteed. */
+  symbols?: boolean;
+  /** Logins the password must not contain parts of. */
+  avoid?: readonly string[];
+}
+
+export function generatePassword({ length, symbols = true, avoid = [] }: PasswordOptions): string {
+  const classes = symbols ? [UPPER, LOWER, DIGITS, SYMBOLS] : [UPPER, LOWER, DIGITS];
+  const all = classes.join("");
   for (;;) {
-    const chars = CLASSES.map(pick);
-    while (chars.length < length) chars.push(pick(ALL));
+    const chars = classes.map(pick);
+    while (chars.length < length) chars.push(pick(all));
     for (let i = chars.length - 1; i > 0; i--) {
       const j = randomInt(i + 1);
       [chars[i], chars[j]] = [chars[j] ?? "", chars[i] ?? ""];
     }
     const password = chars.join("");
-    if (!containsLoginPart(password, login)) return password;
+    if (!avoid.some((login) => containsLoginPart(password, login))) return password;
   }
 }
 

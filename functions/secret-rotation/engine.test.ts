@@ -1,0 +1,232 @@
+// The rotation protocol against in-memory ports: whole rotations, crashes after every externally visible
+// step, concurrent calls, hand-over from another field manager, failures and back-off.
+import { describe, expect, it } from "vitest";
+import { Crash, ROTATION_MANAGER, accepts, memoryPorts, newWorld, type World } from "../../test/support/memory-ports.ts";
+import { runRotation, type Outcome } from "./engine.ts";
+import type { Clock } from "./protocol.ts";
+import { RotationSpec } from "./xr.ts";
+
+const NOW = new Date("2026-11-24T12:00:00Z");
+const uri = (user: string, pw: string) => `postgresql://${user}:${encodeURIComponent(pw)}@db.example:5432/orders?sslmode=require`;
+
+function world(o: { strategy?: "single" | "alternating"; otherOwner?: string } = {}): World {
+  const w = newWorld();
+  w.secrets.set("orders-db", {
+    data: { host: "db.example", port: "5432", database: "orders", username: "orders_app", password: "old-Pass1!", uri: uri("orders_app", "old-Pass1!") },
+    annotations: {},
+    labels: {},
+    resourceVersion: w.rv++,
+    owners: o.otherOwner ? { password: [o.otherOwner], uri: [o.otherOwner], username: [o.otherOwner] } : {},
+  });
+  w.secrets.set("orders-admin", {
+    data: { host: "db.example", port: "5432", database: "orders", username: "pgadmin", password: "admin-Pass1!" },
+    annotations: {},
+    labels: {},
+    resourceVersion: w.rv++,
+    owners: {},
+  });
+  w.roles.set("pgadmin", { password: "admin-Pass1!", version: 0 });
+  w.roles.set("orders_app", { password: "old-Pass1!", version: 0 });
+  w.deployments.set("api", { secrets: ["orders-db"], annotations: {}, rollouts: 0 });
+  w.deployments.set("worker", { secrets: ["other"], annotations: {}, rollouts: 0 });
+  void o.strategy;
+  return w;
+}
+
+function spec(strategy: "single" | "alternating" = "single") {
+  return RotationSpec.parse({
+    team: "payments",
+    secretRef: { name: "orders-db", key: "password" },
+    rotateEvery: "720h",
+    targets: { postgresRole: { name: "orders_app", strategy, adminSecretRef: { name: "orders-admin" } }, keyVault: { vaultName: "kv-payments", secretName: "orders-db-password" } },
+  });
+}
+
+let counter = 0;
+const generate = () => `new-Pass${++counter}!`;
+
+function run(w: World, o: { strategy?: "single" | "alternating"; clock?: Partial<Clock> } = {}): Promise<Outcome> {
+  return runRotation({
+    name: "orders-db-password",
+    spec: spec(o.strategy),
+    clock: { now: NOW, schedule: { every: 30 * 86_400_000 }, trigger: undefined, ...o.clock },
+    ports: memoryPorts(w),
+    postgresAdmin: undefined,
+    generate,
+  });
+}
+
+const app = (w: World) => w.secrets.get("orders-db")?.data ?? {};
+const stateOf = (w: World) => w.secrets.get("orders-db-password-rotation-state");
+
+describe("a whole rotation", () => {
+  it("single user: persists, sets, tests, promotes (Secret, URI, Key Vault), rolls only the consumers", async () => {
+    counter = 0;
+    const w = world();
+    const out = await run(w);
+    expect(out).toMatchObject({ kind: "Idle", rotated: true, rolled: ["api"], nextAt: new Date(NOW.getTime() + 30 * 86_400_000) });
+    expect(w.mutations).toEqual([
+      "apply orders-db password,uri",
+      "create orders-db-password-rotation-state",
+      "alter role orders_app v1",
+      "replace orders-db-password-rotation-state Set",
+      "replace orders-db-password-rotation-state Tested",
+      "apply orders-db password,uri",
+      "kv set orders-db-password 1",
+      "replace orders-db-password-rotation-state Promoted",
+      "roll api v1",
+      "replace orders-db-password-rotation-state Idle",
+    ]);
+    expect(app(w)).toEqual({ host: "db.example", port: "5432", database: "orders", username: "orders_app", password: "new-Pass1!", uri: uri("orders_app", "new-Pass1!") });
+    expect(w.roles.get("orders_app")).toEqual({ password: "new-Pass1!", version: 1 });
+    expect(w.vault).toEqual([{ name: "kv-payments/orders-db-password", value: "new-Pass1!", tags: { "rotation-id": "initial", "rotation-version": "1", "managed-by": "azplatform.io" } }]);
+    expect(w.secrets.get("orders-db")?.annotations).toEqual({
+      "rotation.azplatform.io/rotated-by": "orders-db-password",
+      "rotation.azplatform.io/owned-keys": "password,uri",
+      "rotation.azplatform.io/version": "1",
+    });
+    expect(stateOf(w)?.data).toEqual({ current: "new-Pass1!", currentUser: "orders_app", previous: "old-Pass1!" });
+    expect(w.deployments.get("worker")?.rollouts).toBe(0);
+    // A second call right after: nothing is due, nothing changes.
+    const before = w.mutations.length;
+    expect(await run(w)).toMatchObject({ kind: "Idle", rotated: false });
+    expect(w.mutations.length).toBe(before);
+  });
+
+  it("alternating users: the new value goes to the other role, the old credential stays valid", async () => {
+    counter = 0;
+    const w = world();
+    await run(w, { strategy: "alternating" });
+    expect(app(w)).toMatchObject({ username: "orders_app_clone", password: "new-Pass1!", uri: uri("orders_app_clone", "new-Pass1!") });
+    expect(w.roles.get("orders_app_clone")).toEqual({ password: "new-Pass1!", version: 1, memberOf: "orders_app" });
+    expect(accepts(w, "orders_app", "old-Pass1!")).toBe(true);
+    // The next rotation switches back to the first role and leaves the clone's credential valid.
+    await run(w, { strategy: "alternating", clock: { trigger: "again" } });
+    expect(app(w)).toMatchObject({ username: "orders_app", password: "new-Pass2!" });
+    expect(accepts(w, "orders_app_clone", "new-Pass1!")).toBe(true);
+    expect(accepts(w, "orders_app", "new-Pass2!")).toBe(true);
+  });
+});
+
+describe("fault injection: the process dies right after each externally visible step", () => {
+  for (const strategy of ["single", "alternating"] as const) {
+    it(`${strategy}: resumes from every crash point and ends consistent with one value`, async () => {
+      counter = 0;
+      const clean = world();
+      await run(clean, { strategy });
+      const points = clean.mutations.length;
+      expect(points).toBeGreaterThanOrEqual(10);
+      for (let k = 0; k < points; k++) {
+        counter = 0;
+        const w = world();
+        w.crashAfter = k;
+        await expect(run(w, { strategy })).rejects.toBeInstanceOf(Crash);
+        // What apps read is accepted by the database at the crash (alternating), or is the value just replaced
+        // in the short set -> promote window (single user: a role has one password).
+        const a = app(w);
+        if (strategy === "alternating") expect(accepts(w, a.username, a.password), `after crash ${k}`).toBe(true);
+        else expect(accepts(w, a.username, a.password) || a.password === stateOf(w)?.data.current || a.password === "old-Pass1!").toBe(true);
+        w.crashAfter = undefined;
+        w.crashed = false;
+        let out = await run(w, { strategy });
+        for (let i = 0; i < 3 && !(out.kind === "Idle" && out.state.version === 1); i++) out = await run(w, { strategy });
+        expect(out, `after crash ${k}`).toMatchObject({ kind: "Idle", state: { version: 1, phase: "Idle" } });
+        const final = app(w);
+        expect(accepts(w, final.username, final.password), `after crash ${k}`).toBe(true);
+        expect(w.vault.at(-1)?.value).toBe(final.password);
+        expect(stateOf(w)?.data.current).toBe(final.password);
+        // Every value any target ever received was persisted first, and it was one value.
+        const set = w.mutations.filter((m) => m.startsWith("alter role"));
+        expect(new Set(set).size, `after crash ${k}: ${set.join(" | ")}`).toBe(1);
+        expect(final.password).toMatch(/^new-Pass[12]!$/);
+      }
+    });
+  }
+});
+
+describe("concurrency", () => {
+  it("two simultaneous calls for the same XR make exactly one rotation with one value", async () => {
+    counter = 0;
+    const w = world();
+    const [a, b] = await Promise.all([run(w), run(w)]);
+    expect([a.kind, b.kind]).toEqual(["Idle", "Idle"]);
+    expect(stateOf(w)?.annotations["rotation.azplatform.io/version"]).toBe("1");
+    const values = new Set(w.mutations.filter((m) => m.startsWith("alter role")));
+    expect(values).toEqual(new Set(["alter role orders_app v1"]));
+    expect(new Set(w.vault.map((v) => v.value)).size).toBe(1);
+    expect(accepts(w, app(w).username, app(w).password)).toBe(true);
+  });
+});
+
+describe("hand-over from another field manager", () => {
+  it("waits while the Database's composition still applies the password, then rotates", async () => {
+    counter = 0;
+    const crossplane = "apiextensions.crossplane.io/composed/3f2a";
+    const w = world({ otherOwner: crossplane });
+    const first = await run(w);
+    expect(first).toMatchObject({
+      kind: "Waiting",
+      message: `waiting for ${crossplane} (data.password), ${crossplane} (data.uri) to stop writing Secret orders-db; a Database hands its keys over on its next reconcile, any other writer must stop applying them`,
+    });
+    expect(w.roles.get("orders_app")?.password).toBe("old-Pass1!");
+    // The Database function saw the annotation and stopped applying the keys.
+    const s = w.secrets.get("orders-db");
+    if (s) s.owners = { password: [ROTATION_MANAGER], uri: [ROTATION_MANAGER] };
+    expect(await run(w)).toMatchObject({ kind: "Idle", rotated: true });
+    expect(app(w).password).toBe("new-Pass1!");
+  });
+
+  it("refuses a Secret that another SecretRotation already rotates", async () => {
+    const w = world();
+    const s = w.secrets.get("orders-db");
+    if (s) s.annotations["rotation.azplatform.io/rotated-by"] = "someone-else";
+    expect(await run(w)).toMatchObject({
+      kind: "Failed",
+      message: "Pending failed: Secret orders-db is already rotated by SecretRotation someone-else; a Secret can have only one rotation",
+    });
+  });
+});
+
+describe("failures", () => {
+  it("a failing set keeps the current value, backs off, and resumes with the same pending value", async () => {
+    counter = 0;
+    const w = world();
+    w.failing.set("postgres.setPassword", "connect ECONNREFUSED 10.0.0.4:5432");
+    const out = await run(w);
+    expect(out).toMatchObject({ kind: "Failed", message: "Set failed: connect ECONNREFUSED 10.0.0.4:5432", state: { phase: "Pending", failures: 1, retryAt: "2026-11-24T12:00:30.000Z" } });
+    expect(app(w).password).toBe("old-Pass1!");
+    // Before the retry time: no call to Postgres at all.
+    w.calls.length = 0;
+    expect(await run(w, { clock: { now: new Date("2026-11-24T12:00:10Z") } })).toMatchObject({ kind: "Failed" });
+    expect(w.calls.filter((c) => c.startsWith("postgres"))).toEqual([]);
+    w.failing.clear();
+    const later = await run(w, { clock: { now: new Date("2026-11-24T12:01:00Z") } });
+    expect(later).toMatchObject({ kind: "Idle", rotated: true, state: { failures: 0, version: 1 } });
+    expect(app(w).password).toBe("new-Pass1!");
+    expect(counter).toBe(1);
+  });
+
+  it("a failing test never promotes: apps keep the value they have", async () => {
+    const w = world();
+    w.failing.set("postgres.testLogin", "password authentication failed for user \"orders_app\"");
+    expect(await run(w)).toMatchObject({ kind: "Failed", state: { phase: "Set" } });
+    expect(app(w).password).toBe("old-Pass1!");
+    expect(w.vault).toEqual([]);
+  });
+
+  it("an error text that carries a value is redacted", async () => {
+    counter = 0;
+    const w = world();
+    w.failing.set("postgres.setPassword", "syntax error near 'new-Pass1!' (was old-Pass1!)");
+    const out = await run(w);
+    expect(out).toMatchObject({ kind: "Failed", message: "Set failed: syntax error near '[REDACTED]' (was [REDACTED])" });
+    expect(JSON.stringify(stateOf(w)?.annotations)).not.toContain("Pass1");
+  });
+
+  it("a stale duplicate can never set an older version over a newer one", async () => {
+    const w = world();
+    w.roles.set("orders_app", { password: "newer", version: 7 });
+    expect(await run(w)).toMatchObject({ kind: "Failed", message: "Set failed: role orders_app is at rotation version 7" });
+    expect(w.roles.get("orders_app")?.password).toBe("newer");
+  });
+});

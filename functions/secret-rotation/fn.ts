@@ -1,0 +1,224 @@
+// RunFunction for SecretRotation: validate, decide from the request alone whether anything is due (then touch
+// nothing), otherwise run the rotation protocol through the ports and report status, conditions and TTL.
+import { Ready, type RunFunctionRequest, type RunFunctionResponse } from "@crossplane-org/function-sdk-typescript";
+import { generatePassword } from "../shared/password.ts";
+import { condition, fatalResponse, result } from "../shared/results.ts";
+import { describeIssues } from "../shared/zod-errors.ts";
+import { runRotation, type Outcome } from "./engine.ts";
+import { globMatch, RotationPolicy } from "./policy.ts";
+import type { PostgresConnection, Ports } from "./ports.ts";
+import { cronTimes, formatDuration, nextDue, parseDuration, shortestInterval, type Schedule } from "./schedule.ts";
+import { ROTATE_NOW_ANNOTATION, RotationXR } from "./xr.ts";
+
+export interface AzureCredential {
+  kind: "clientSecret" | "workloadIdentity";
+  tenantId?: string;
+  clientId?: string;
+  clientSecret?: string;
+}
+
+export interface ConnectArgs {
+  namespace: string;
+  policy: RotationPolicy;
+  azure: AzureCredential | undefined;
+}
+
+export interface RotationDeps {
+  now: () => Date;
+  /** Builds the ports for one call, scoped to the XR's namespace. Not called when nothing is due. */
+  connect: (args: ConnectArgs) => Ports;
+}
+
+const RETRY_WHILE_WAITING_S = 30;
+const MIN_TTL_S = 1;
+const MAX_TTL_S = 24 * 3600;
+
+type Credentials = RunFunctionRequest["credentials"];
+
+function credentialData(credentials: Credentials, name: string): Record<string, string> | undefined {
+  const data = credentials[name]?.credentialData?.data;
+  if (data === undefined) return undefined;
+  return Object.fromEntries(Object.entries(data).map(([k, v]) => [k, Buffer.from(v).toString("utf8")]));
+}
+
+export async function runSecretRotation(req: RunFunctionRequest, deps: RotationDeps): Promise<RunFunctionResponse> {
+  const policyParse = RotationPolicy.safeParse(req.input);
+  if (!policyParse.success) {
+    return fatalResponse(req, "InvalidPolicy", `the Composition's SecretRotationPolicy input is invalid: ${describeIssues("", policyParse.error)}`);
+  }
+  const policy = policyParse.data;
+  const xrParse = RotationXR.safeParse(req.observed?.composite?.resource);
+  if (!xrParse.success) return fatalResponse(req, "InvalidSpec", `the SecretRotation is invalid: ${describeIssues("", xrParse.error)}`);
+  const xr = xrParse.data;
+  const { spec } = xr;
+  const now = deps.now();
+
+  // Schedule, within the policy's fastest allowed rate.
+  const fastest = parseDuration(policy.fastestSchedule);
+  if (fastest === undefined) return fatalResponse(req, "InvalidPolicy", `the Composition's SecretRotationPolicy input is invalid: fastestSchedule "${policy.fastestSchedule}" is not a duration such as 1h`);
+  let schedule: Schedule;
+  if (spec.rotateEvery !== undefined) {
+    const every = parseDuration(spec.rotateEvery);
+    if (every === undefined || every <= 0) return fatalResponse(req, "InvalidSpec", `spec.rotateEvery "${spec.rotateEvery}" is not a duration such as 720h or 168h30m`);
+    schedule = { every };
+  } else {
+    const cron = spec.schedule ?? "";
+    try {
+      cronTimes(cron, now, 1);
+    } catch (e) {
+      return fatalResponse(req, "InvalidSpec", `spec.schedule "${cron}" is not a cron expression (minute hour day-of-month month day-of-week): ${(e as Error).message}`);
+    }
+    schedule = { cron };
+  }
+  const interval = shortestInterval(schedule, now);
+  const field = spec.rotateEvery !== undefined ? "spec.rotateEvery" : "spec.schedule";
+  if (interval < fastest) {
+    return fatalResponse(req, "ScheduleTooFast", `${field} rotates every ${formatDuration(interval)}; the policy allows at most one rotation every ${policy.fastestSchedule}`);
+  }
+
+  // What the XR may touch.
+  const { targets } = spec;
+  const length = spec.generator.length ?? policy.length.default;
+  if (length < policy.length.min || length > policy.length.max) {
+    return fatalResponse(req, "InvalidSpec", `spec.generator.length ${length} is outside the policy's ${policy.length.min} to ${policy.length.max}`);
+  }
+  if (targets.keyVault !== undefined && !policy.allowedVaults.some((v) => globMatch(v, targets.keyVault?.vaultName ?? ""))) {
+    return fatalResponse(req, "TargetNotAllowed", `spec.targets.keyVault.vaultName "${targets.keyVault.vaultName}" is not allowed by the policy; allowed: ${policy.allowedVaults.join(", ") || "none"}`);
+  }
+  const fsa = targets.flexibleServerAdmin;
+  if (fsa !== undefined) {
+    if (!policy.allowedServers.some((s) => globMatch(s.resourceGroupName, fsa.resourceGroupName) && globMatch(s.serverName, fsa.serverName))) {
+      const allowed = policy.allowedServers.map((s) => `${s.resourceGroupName}/${s.serverName}`).join(", ") || "none";
+      return fatalResponse(req, "TargetNotAllowed", `spec.targets.flexibleServerAdmin ${fsa.resourceGroupName}/${fsa.serverName} is not allowed by the policy; allowed: ${allowed}`);
+    }
+    if (policy.subscriptionId === undefined) return fatalResponse(req, "InvalidPolicy", "the policy sets no subscriptionId, which spec.targets.flexibleServerAdmin needs");
+  }
+  const role = targets.postgresRole;
+  if (role !== undefined) {
+    if (/^(azure_|pg_)/.test(role.name) || !policy.allowedRoles.some((r) => globMatch(r, role.name))) {
+      return fatalResponse(req, "TargetNotAllowed", `spec.targets.postgresRole.name "${role.name}" is not allowed by the policy; allowed: ${policy.allowedRoles.join(", ")} (never azure_* or pg_*)`);
+    }
+  }
+
+  // Credentials named by the policy must be in the step's credentials.
+  let azure: AzureCredential | undefined;
+  if (fsa !== undefined || targets.keyVault !== undefined) {
+    if (policy.credentials.azureWorkloadIdentity) azure = { kind: "workloadIdentity" };
+    else if (policy.credentials.azure === undefined) {
+      return fatalResponse(req, "MissingCredentials", "the policy names no Azure credential (credentials.azure or credentials.azureWorkloadIdentity), which Key Vault and Flexible Server targets need");
+    } else {
+      const d = credentialData(req.credentials, policy.credentials.azure);
+      const missing = ["clientId", "clientSecret", "tenantId"].filter((k) => !d?.[k]);
+      if (d === undefined || missing.length > 0) {
+        return fatalResponse(
+          req,
+          "MissingCredentials",
+          d === undefined
+            ? `the pipeline step has no credential "${policy.credentials.azure}" (policy credentials.azure); add it to the step's credentials`
+            : `the credential "${policy.credentials.azure}" has no ${missing.join(", ")}`,
+        );
+      }
+      azure = { kind: "clientSecret", tenantId: d.tenantId, clientId: d.clientId, clientSecret: d.clientSecret };
+    }
+  }
+  let postgresAdmin: PostgresConnection | undefined;
+  if (role !== undefined && policy.credentials.postgresAdmin !== undefined) {
+    const d = credentialData(req.credentials, policy.credentials.postgresAdmin);
+    const missing = ["host", "username", "password"].filter((k) => !d?.[k]);
+    if (d === undefined || missing.length > 0) {
+      return fatalResponse(
+        req,
+        "MissingCredentials",
+        d === undefined
+          ? `the pipeline step has no credential "${policy.credentials.postgresAdmin}" (policy credentials.postgresAdmin); add it to the step's credentials`
+          : `the credential "${policy.credentials.postgresAdmin}" has no ${missing.join(", ")}`,
+      );
+    }
+    postgresAdmin = { host: d.host ?? "", port: Number(d.port ?? 5432), database: d.database || "postgres", user: d.username ?? "", password: d.password ?? "", sslmode: d.sslmode || "require" };
+  }
+
+  const trigger = xr.metadata.annotations[ROTATE_NOW_ANNOTATION];
+  const scheduleText = spec.rotateEvery ?? spec.schedule ?? "";
+  const st = xr.status;
+
+  // Cheap path: the status says nothing is due and no new trigger arrived, so no Azure, Postgres or Kubernetes call.
+  const cheap =
+    st.phase === "Idle" &&
+    st.nextRotationAt !== undefined &&
+    now < new Date(st.nextRotationAt) &&
+    st.schedule === scheduleText &&
+    (trigger === undefined || trigger === "" || trigger === st.handledTrigger);
+  if (cheap) {
+    return respond(req, { ...st, schedule: scheduleText }, ttlUntil(new Date(st.nextRotationAt ?? 0), now), idleConditions(st.currentVersion ?? 0, st.lastRotatedAt, st.nextRotationAt ?? ""), [], true);
+  }
+
+  const ports = deps.connect({ namespace: xr.metadata.namespace, policy, azure });
+  const outcome = await runRotation({
+    name: xr.metadata.name,
+    spec,
+    clock: { now, schedule, trigger },
+    ports,
+    postgresAdmin,
+    generate: (avoid) => generatePassword({ length, symbols: spec.generator.symbols, avoid }),
+  });
+  return fromOutcome(req, outcome, schedule, scheduleText, now);
+}
+
+function fromOutcome(req: RunFunctionRequest, o: Outcome, schedule: Schedule, scheduleText: string, now: Date): RunFunctionResponse {
+  const s = o.state;
+  const base = {
+    currentVersion: s.version,
+    ...(s.lastRotatedAt !== undefined ? { lastRotatedAt: s.lastRotatedAt } : {}),
+    ...(s.handledTrigger !== undefined ? { handledTrigger: s.handledTrigger } : {}),
+    schedule: scheduleText,
+  };
+  if (o.kind === "Idle") {
+    const next = nextDue(schedule, s.lastRotatedAt === undefined ? undefined : new Date(s.lastRotatedAt));
+    const nextAt = next.toISOString();
+    const results = o.rotated ? [result("Normal", "Rotated", `rotated to version ${s.version}; rolled ${o.rolled.length} Deployment(s)${o.rolled.length ? `: ${o.rolled.join(", ")}` : ""}`)] : [];
+    return respond(req, { ...base, phase: "Idle", nextRotationAt: nextAt }, ttlUntil(next, now), idleConditions(s.version, s.lastRotatedAt, nextAt), results, true);
+  }
+  if (o.kind === "Waiting") {
+    return respond(req, { ...base, phase: "Waiting" }, RETRY_WHILE_WAITING_S, [condition("RotationSucceeded", false, "Waiting", o.message)], [result("Normal", "Waiting", o.message)], false);
+  }
+  const retryAt = s.retryAt ?? new Date(now.getTime() + RETRY_WHILE_WAITING_S * 1000).toISOString();
+  const message = `${o.message}; the apps keep version ${s.version}, retrying at ${retryAt} (attempt ${s.failures})`;
+  return respond(req, { ...base, phase: "Failed", retryAt }, ttlUntil(new Date(retryAt), now), [condition("RotationSucceeded", false, "RotationFailed", message)], [result("Warning", "RotationFailed", message)], false);
+}
+
+function idleConditions(version: number, lastRotatedAt: string | undefined, nextAt: string) {
+  return [
+    condition(
+      "RotationSucceeded",
+      true,
+      version > 0 ? "Rotated" : "NotRotatedYet",
+      version > 0 ? `version ${version}, rotated at ${lastRotatedAt}; next rotation at ${nextAt}` : `next rotation at ${nextAt}`,
+    ),
+  ];
+}
+
+function ttlUntil(at: Date, now: Date): number {
+  return Math.min(MAX_TTL_S, Math.max(MIN_TTL_S, Math.ceil((at.getTime() - now.getTime()) / 1000)));
+}
+
+function respond(
+  req: RunFunctionRequest,
+  status: Record<string, unknown>,
+  ttlSeconds: number,
+  conditions: RunFunctionResponse["conditions"],
+  results: RunFunctionResponse["results"],
+  ready: boolean,
+): RunFunctionResponse {
+  const prior = (req.desired?.composite?.resource ?? {}) as Record<string, unknown>;
+  return {
+    meta: { tag: req.meta?.tag ?? "", ttl: { seconds: ttlSeconds, nanos: 0 } },
+    desired: {
+      composite: { resource: { ...prior, status: { ...((prior.status as object | undefined) ?? {}), ...status } }, connectionDetails: {}, ready: ready ? Ready.READY_TRUE : Ready.READY_FALSE },
+      resources: req.desired?.resources ?? {},
+    },
+    results,
+    conditions,
+    requirements: undefined,
+    context: req.context,
+  };
+}

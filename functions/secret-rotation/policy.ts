@@ -1,0 +1,60 @@
+// The platform/DBA policy for SecretRotation XRs: what they may touch and how. Engineers never set it.
+import { z } from "zod";
+
+export const ROTATION_POLICY_KIND = "SecretRotationPolicy";
+
+/** A glob with `*` only: `pg-payments-*`. */
+export function globMatch(pattern: string, value: string): boolean {
+  const re = new RegExp(`^${pattern.split("*").map((p) => p.replace(/[.*+?^${}()|[\]\\]/g, "\\$&")).join(".*")}$`);
+  return re.test(value);
+}
+
+export const RotationPolicy = z
+  .strictObject({
+    apiVersion: z.literal("fn.azplatform.io/v1alpha1"),
+    kind: z.literal(ROTATION_POLICY_KIND),
+    metadata: z.object({ name: z.string().optional() }).optional(),
+    subscriptionId: z
+      .string()
+      .regex(/^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$/, "must be a subscription id (GUID)")
+      .optional()
+      .describe("Subscription of the Flexible Servers that flexibleServerAdmin targets."),
+    allowedVaults: z.array(z.string().min(1)).default([]).describe("Key Vault names (globs with *) SecretRotations may write to."),
+    allowedServers: z
+      .array(z.strictObject({ resourceGroupName: z.string().min(1), serverName: z.string().min(1) }))
+      .default([])
+      .describe("Flexible Servers (globs with *) whose admin password SecretRotations may set."),
+    allowedRoles: z
+      .array(z.string().min(1))
+      .default(["*"])
+      .describe("PostgreSQL roles (globs with *) SecretRotations may change. Roles starting with azure_ or pg_ are always refused."),
+    length: z
+      .strictObject({ min: z.number().int().min(8).default(24), max: z.number().int().max(256).default(128), default: z.number().int().default(32) })
+      .default({ min: 24, max: 128, default: 32 })
+      .refine((l) => l.min <= l.default && l.default <= l.max, { message: "must satisfy min <= default <= max" }),
+    fastestSchedule: z
+      .string()
+      .default("1h")
+      .describe("The shortest interval a schedule may have (Go duration). Manual triggers are not limited."),
+    credentials: z
+      .strictObject({
+        azure: z.string().min(1).optional().describe("Name of the step credential with clientId, clientSecret and tenantId (a service principal)."),
+        azureWorkloadIdentity: z.boolean().default(false).describe("Use the pod's Azure workload identity instead of a step credential."),
+        postgresAdmin: z
+          .string()
+          .min(1)
+          .optional()
+          .describe("Name of the step credential with host, port, username, password, database and sslmode for ALTER ROLE; without it, postgresRole.adminSecretRef is used."),
+      })
+      .default({ azureWorkloadIdentity: false }),
+    cloud: z
+      .strictObject({
+        keyVaultUrl: z.string().default("https://{vault}.vault.azure.net"),
+        resourceManagerEndpoint: z.string().default("https://management.azure.com"),
+        authorityHost: z.string().default("https://login.microsoftonline.com"),
+      })
+      .default({ keyVaultUrl: "https://{vault}.vault.azure.net", resourceManagerEndpoint: "https://management.azure.com", authorityHost: "https://login.microsoftonline.com" })
+      .describe("Endpoints of the Azure cloud (change for sovereign clouds such as Azure China or US Government)."),
+  });
+
+export type RotationPolicy = z.infer<typeof RotationPolicy>;

@@ -1,0 +1,107 @@
+// The durable state of a SecretRotation: one Secret in its namespace, written only with compare-and-swap on
+// resourceVersion, so every replica of the function sees the same phase and no two write conflicting steps.
+import type { SecretView } from "./ports.ts";
+
+export type Phase = "Idle" | "Pending" | "Set" | "Tested" | "Promoted";
+export const PHASES: readonly Phase[] = ["Idle", "Pending", "Set", "Tested", "Promoted"];
+
+export interface RotationState {
+  resourceVersion: string | undefined;
+  phase: Phase;
+  /** Version of the value apps read; 0 until the first rotation. */
+  version: number;
+  current: string | undefined;
+  currentUser: string | undefined;
+  previous: string | undefined;
+  previousUser: string | undefined;
+  pending: string | undefined;
+  pendingUser: string | undefined;
+  rotationId: string | undefined;
+  lastRotatedAt: string | undefined;
+  handledTrigger: string | undefined;
+  /** Keys of the app Secret the rotation owns (the value, values derived from it, the username when alternating). */
+  ownedKeys: string[];
+  failures: number;
+  lastError: string | undefined;
+  retryAt: string | undefined;
+}
+
+export const A = {
+  phase: "rotation.azplatform.io/phase",
+  version: "rotation.azplatform.io/version",
+  rotationId: "rotation.azplatform.io/rotation-id",
+  lastRotatedAt: "rotation.azplatform.io/last-rotated-at",
+  handledTrigger: "rotation.azplatform.io/handled-trigger",
+  ownedKeys: "rotation.azplatform.io/owned-keys",
+  failures: "rotation.azplatform.io/failures",
+  lastError: "rotation.azplatform.io/last-error",
+  retryAt: "rotation.azplatform.io/retry-at",
+  /** On the app Secret: which SecretRotation manages it. The Database function stops writing owned keys then. */
+  rotatedBy: "rotation.azplatform.io/rotated-by",
+} as const;
+
+export const STATE_LABEL = "rotation.azplatform.io/state-of";
+export const stateSecretName = (xrName: string) => `${xrName}-rotation-state`;
+
+const DATA_FIELDS = ["current", "currentUser", "previous", "previousUser", "pending", "pendingUser"] as const;
+
+export function emptyState(): RotationState {
+  return {
+    resourceVersion: undefined,
+    phase: "Idle",
+    version: 0,
+    current: undefined,
+    currentUser: undefined,
+    previous: undefined,
+    previousUser: undefined,
+    pending: undefined,
+    pendingUser: undefined,
+    rotationId: undefined,
+    lastRotatedAt: undefined,
+    handledTrigger: undefined,
+    ownedKeys: [],
+    failures: 0,
+    lastError: undefined,
+    retryAt: undefined,
+  };
+}
+
+export function fromSecret(s: SecretView): RotationState {
+  const a = s.annotations;
+  const phase = PHASES.find((p) => p === a[A.phase]) ?? "Idle";
+  const state: RotationState = {
+    ...emptyState(),
+    resourceVersion: s.resourceVersion,
+    phase,
+    version: Number(a[A.version] ?? 0) || 0,
+    rotationId: a[A.rotationId],
+    lastRotatedAt: a[A.lastRotatedAt],
+    handledTrigger: a[A.handledTrigger],
+    ownedKeys: (a[A.ownedKeys] ?? "").split(",").filter((k) => k !== ""),
+    failures: Number(a[A.failures] ?? 0) || 0,
+    lastError: a[A.lastError],
+    retryAt: a[A.retryAt],
+  };
+  for (const f of DATA_FIELDS) state[f] = s.data[f];
+  return state;
+}
+
+export function toSecret(state: RotationState): { data: Record<string, string>; annotations: Record<string, string> } {
+  const data: Record<string, string> = {};
+  for (const f of DATA_FIELDS) {
+    const v = state[f];
+    if (v !== undefined) data[f] = v;
+  }
+  const annotations: Record<string, string> = { [A.phase]: state.phase, [A.version]: String(state.version) };
+  const put = (k: string, v: string | undefined) => {
+    if (v !== undefined && v !== "") annotations[k] = v;
+  };
+  put(A.rotationId, state.rotationId);
+  put(A.lastRotatedAt, state.lastRotatedAt);
+  put(A.handledTrigger, state.handledTrigger);
+  put(A.ownedKeys, state.ownedKeys.join(","));
+  if (state.failures > 0) annotations[A.failures] = String(state.failures);
+  put(A.lastError, state.lastError);
+  put(A.retryAt, state.retryAt);
+  return { data, annotations };
+}
