@@ -2,11 +2,17 @@
 import type { RunFunctionRequest, RunFunctionResponse } from "@crossplane-org/function-sdk-typescript";
 import { runDatabase } from "./database/fn.ts";
 import { POLICY_API_VERSION, POLICY_KIND } from "./database/policy.ts";
+import { connect } from "./secret-rotation/connect.ts";
+import { runSecretRotation } from "./secret-rotation/fn.ts";
+import { ROTATION_POLICY_KIND } from "./secret-rotation/policy.ts";
 import { fatalResponse } from "./shared/results.ts";
 
 export type Handler = (req: RunFunctionRequest) => RunFunctionResponse | Promise<RunFunctionResponse>;
 
-export const handlers: ReadonlyMap<string, Handler> = new Map([[`${POLICY_API_VERSION}/${POLICY_KIND}`, (req) => runDatabase(req)]]);
+export const handlers: ReadonlyMap<string, Handler> = new Map<string, Handler>([
+  [`${POLICY_API_VERSION}/${POLICY_KIND}`, (req) => runDatabase(req)],
+  [`${POLICY_API_VERSION}/${ROTATION_POLICY_KIND}`, (req) => runSecretRotation(req, { now: () => new Date(), connect })],
+]);
 
 const served = [...handlers.keys()].map((k) => {
   const i = k.lastIndexOf("/");

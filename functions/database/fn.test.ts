@@ -448,6 +448,34 @@ cases.SecretMissingWhileServerExistsIsNotRegenerated = {
   }),
 };
 
+// A SecretRotation took the password (and the URI that embeds it) over: the Database stops applying them.
+cases.KeysTakenOverByASecretRotationAreNotApplied = {
+  req: request({
+    observed: {
+      ...everythingReady(),
+      "connection-secret": (() => {
+        const s = secret({ password: "Rotated-Passw0rd" }) as { metadata: Json };
+        return { ...s, metadata: { ...s.metadata, annotations: { "rotation.azplatform.io/rotated-by": "orders-pw", "rotation.azplatform.io/owned-keys": "password,uri" } } };
+      })(),
+    },
+  }),
+  want: response({
+    resources: {
+      ...readyResources(),
+      "connection-secret": composed(
+        (() => {
+          const s = secret({ password: "Rotated-Passw0rd" }) as { data: Record<string, string> };
+          const { password: _p, uri: _u, ...data } = s.data;
+          return { ...s, data };
+        })(),
+        READY,
+      ),
+    },
+    status: FQDN,
+    conditions: [READY_CONDITION, APPLIED],
+  }),
+};
+
 cases.EarlierPipelineStepsAreKept = {
   req: request({
     desired: {
@@ -562,12 +590,12 @@ const fatals: Record<string, { req: RunFunctionRequest; reason: string; message:
   RefusesMissingInput: {
     req: request({ input: null }),
     reason: "MissingInput",
-    message: "the pipeline step has no input; set input to one of: DatabasePolicy (fn.azplatform.io/v1alpha1)",
+    message: "the pipeline step has no input; set input to one of: DatabasePolicy (fn.azplatform.io/v1alpha1), SecretRotationPolicy (fn.azplatform.io/v1alpha1)",
   },
   RefusesUnknownInputKind: {
     req: request({ input: { apiVersion: "example.org/v1", kind: "Other" } }),
     reason: "UnknownInput",
-    message: "this function does not serve input example.org/v1/Other; set input to one of: DatabasePolicy (fn.azplatform.io/v1alpha1)",
+    message: "this function does not serve input example.org/v1/Other; set input to one of: DatabasePolicy (fn.azplatform.io/v1alpha1), SecretRotationPolicy (fn.azplatform.io/v1alpha1)",
   },
 };
 

@@ -1,6 +1,7 @@
 // RunFunction for Database: request in, response out, no I/O. Policy comes from the step input, never the XR.
 import { Ready, type Resource, type RunFunctionRequest, type RunFunctionResponse } from "@crossplane-org/function-sdk-typescript";
 import { condition, fatalResponse, result } from "../shared/results.ts";
+import { ownedKeysOf } from "../shared/rotation-contract.ts";
 import { describeIssues } from "../shared/zod-errors.ts";
 import { storageGbForMb, storageMbForGb, storageTier } from "./azure.ts";
 import { serverName, tags } from "./naming.ts";
@@ -180,7 +181,10 @@ export function runDatabase(req: RunFunctionRequest, deps: DatabaseDeps = DEFAUL
     password ??= deps.newPassword(policy.passwordLength, plan.administratorLogin);
     const host = read.str(server.atProvider.fqdn) ?? `${plan.name}.postgres.database.azure.com`;
     const secretReady = secret.exists && secretValue(secret, "host") !== undefined;
-    compose(KEY.secret, `Secret ${plan.secretName}`, connectionSecret(plan, { host, username: plan.administratorLogin, password, database: allDatabases[0] ?? "postgres" }), secretReady);
+    // Keys a SecretRotation took over are left to it: re-applying them would write an old value back.
+    const rotated = ownedKeysOf(read.obj(read.obj(secret.resource.metadata).annotations));
+    const full = connectionSecret(plan, { host, username: plan.administratorLogin, password, database: allDatabases[0] ?? "postgres" });
+    compose(KEY.secret, `Secret ${plan.secretName}`, { ...full, data: Object.fromEntries(Object.entries(full.data).filter(([k]) => !rotated.includes(k))) }, secretReady);
   }
 
   const waiting = track.filter(({ key }) => desired[key]?.ready !== Ready.READY_TRUE).map(({ key, label }) => `${label}: ${describeWait(observed(req, key))}`);

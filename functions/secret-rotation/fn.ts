@@ -26,7 +26,7 @@ export interface ConnectArgs {
 export interface RotationDeps {
   now: () => Date;
   /** Builds the ports for one call, scoped to the XR's namespace. Not called when nothing is due. */
-  connect: (args: ConnectArgs) => Ports;
+  connect: (args: ConnectArgs) => Promise<Ports>;
 }
 
 const RETRY_WHILE_WAITING_S = 30;
@@ -152,7 +152,7 @@ export async function runSecretRotation(req: RunFunctionRequest, deps: RotationD
     return respond(req, { ...st, schedule: scheduleText }, ttlUntil(new Date(st.nextRotationAt ?? 0), now), idleConditions(st.currentVersion ?? 0, st.lastRotatedAt, st.nextRotationAt ?? ""), [], true);
   }
 
-  const ports = deps.connect({ namespace: xr.metadata.namespace, policy, azure });
+  const ports = await deps.connect({ namespace: xr.metadata.namespace, policy, azure });
   const outcome = await runRotation({
     name: xr.metadata.name,
     spec,

@@ -1,5 +1,6 @@
 // The durable state of a SecretRotation: one Secret in its namespace, written only with compare-and-swap on
 // resourceVersion, so every replica of the function sees the same phase and no two write conflicting steps.
+import { OWNED_KEYS, ROTATED_BY } from "../shared/rotation-contract.ts";
 import type { SecretView } from "./ports.ts";
 
 export type Phase = "Idle" | "Pending" | "Set" | "Tested" | "Promoted";
@@ -32,12 +33,12 @@ export const A = {
   rotationId: "rotation.azplatform.io/rotation-id",
   lastRotatedAt: "rotation.azplatform.io/last-rotated-at",
   handledTrigger: "rotation.azplatform.io/handled-trigger",
-  ownedKeys: "rotation.azplatform.io/owned-keys",
+  ownedKeys: OWNED_KEYS,
   failures: "rotation.azplatform.io/failures",
   lastError: "rotation.azplatform.io/last-error",
   retryAt: "rotation.azplatform.io/retry-at",
   /** On the app Secret: which SecretRotation manages it. The Database function stops writing owned keys then. */
-  rotatedBy: "rotation.azplatform.io/rotated-by",
+  rotatedBy: ROTATED_BY,
 } as const;
 
 export const STATE_LABEL = "rotation.azplatform.io/state-of";

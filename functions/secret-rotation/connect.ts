@@ -1,0 +1,48 @@
+// Builds the real ports for one call. The SDKs load on the first rotation that needs them, not at start-up, so an
+// idle SecretRotation (the common case) costs neither start-up time nor memory.
+import { createHash } from "node:crypto";
+import type { TokenCredential } from "@azure/core-auth";
+import type { KubeConfig } from "@kubernetes/client-node";
+import type { AzureCredential, ConnectArgs } from "./fn.ts";
+import type { FlexibleServerPort, KeyVaultPort, Ports } from "./ports.ts";
+
+let kubeConfig: KubeConfig | undefined;
+// A cache of credential objects so their tokens are reused; correctness never depends on it.
+const credentials = new Map<string, TokenCredential>();
+
+function notConfigured(what: string): never {
+  throw new Error(`${what} is not configured in the SecretRotationPolicy`);
+}
+
+export async function connect({ namespace, policy, azure }: ConnectArgs): Promise<Ports> {
+  const [{ KubeConfig }, { kubernetesPort }, { postgresPort }] = await Promise.all([
+    import("@kubernetes/client-node"),
+    import("./kubernetes.ts"),
+    import("./postgres.ts"),
+  ]);
+  if (kubeConfig === undefined) {
+    const kc = new KubeConfig();
+    // KUBECONFIG or ~/.kube/config when set (local runs, tests), else the pod's service account.
+    kc.loadFromDefault();
+    kubeConfig = kc;
+  }
+  let keyVault: KeyVaultPort = { latestTags: () => notConfigured("an Azure credential"), setSecret: () => notConfigured("an Azure credential") };
+  let flexibleServer: FlexibleServerPort = { setAdminPassword: () => notConfigured("an Azure credential") };
+  if (azure !== undefined) {
+    const { tokenCredential, keyVaultPort, flexibleServerPort } = await import("./azure.ts");
+    const credential = cachedCredential(azure, () => tokenCredential(azure, policy), policy.cloud.authorityHost);
+    keyVault = keyVaultPort(credential, policy);
+    flexibleServer = flexibleServerPort(credential, policy);
+  }
+  return { kubernetes: kubernetesPort(kubeConfig, namespace), postgres: postgresPort(), keyVault, flexibleServer };
+}
+
+function cachedCredential(c: AzureCredential, make: () => TokenCredential, authority: string): TokenCredential {
+  const key = createHash("sha256").update([c.kind, authority, c.tenantId, c.clientId, c.clientSecret].join("\n")).digest("hex");
+  let cred = credentials.get(key);
+  if (cred === undefined) {
+    cred = make();
+    credentials.set(key, cred);
+  }
+  return cred;
+}

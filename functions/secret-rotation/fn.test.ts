@@ -1,0 +1,263 @@
+import { Ready, Severity, Status, Target, type RunFunctionRequest, type RunFunctionResponse } from "@crossplane-org/function-sdk-typescript";
+import { describe, expect, it } from "vitest";
+import { memoryPorts, newWorld, type World } from "../../test/support/memory-ports.ts";
+import { runSecretRotation, type ConnectArgs } from "./fn.ts";
+
+type Json = Record<string, unknown>;
+const NOW = new Date("2026-11-24T12:00:00Z");
+const DAY_S = 86_400;
+
+function policy(over: Json = {}): Json {
+  return {
+    apiVersion: "fn.azplatform.io/v1alpha1",
+    kind: "SecretRotationPolicy",
+    subscriptionId: "00000000-0000-0000-0000-000000000001",
+    allowedVaults: ["kv-payments"],
+    allowedServers: [{ resourceGroupName: "rg-data-prod", serverName: "pg-payments-*" }],
+    allowedRoles: ["*_app"],
+    credentials: { azure: "azure" },
+    ...over,
+  };
+}
+
+function xr(spec: Json = {}, o: { annotations?: Json; status?: Json } = {}): Json {
+  return {
+    apiVersion: "azplatform.io/v1alpha1",
+    kind: "SecretRotation",
+    metadata: { name: "orders-pw", namespace: "team-payments", annotations: o.annotations ?? {} },
+    spec: {
+      team: "payments",
+      secretRef: { name: "orders-db", key: "password" },
+      rotateEvery: "720h",
+      targets: { postgresRole: { name: "orders_app", adminSecretRef: { name: "orders-admin" } } },
+      ...spec,
+    },
+    ...(o.status ? { status: o.status } : {}),
+  };
+}
+
+const AZURE = { credentialData: { data: { clientId: Buffer.from("c"), clientSecret: Buffer.from("s"), tenantId: Buffer.from("t") } } };
+
+function request(o: { xr?: Json; input?: Json; credentials?: RunFunctionRequest["credentials"] } = {}): RunFunctionRequest {
+  return {
+    meta: { tag: "r-1", capabilities: [] },
+    observed: { composite: { resource: o.xr ?? xr(), connectionDetails: {}, ready: Ready.READY_UNSPECIFIED }, resources: {} },
+    desired: { composite: undefined, resources: {} },
+    input: o.input ?? policy(),
+    extraResources: {},
+    credentials: o.credentials ?? { azure: AZURE },
+    requiredResources: {},
+    requiredSchemas: {},
+  };
+}
+
+function world(): World {
+  const w = newWorld();
+  const secret = (data: Record<string, string>) => ({ data, annotations: {}, labels: {}, resourceVersion: w.rv++, owners: {} });
+  w.secrets.set("orders-db", secret({ host: "db", port: "5432", database: "orders", username: "orders_app", password: "old-Pass1!" }));
+  w.secrets.set("orders-admin", secret({ host: "db", port: "5432", database: "orders", username: "pgadmin", password: "admin-Pass1!" }));
+  w.roles.set("pgadmin", { password: "admin-Pass1!", version: 0 });
+  w.roles.set("orders_app", { password: "old-Pass1!", version: 0 });
+  w.deployments.set("api", { secrets: ["orders-db"], annotations: {}, rollouts: 0 });
+  return w;
+}
+
+function deps(w: World, seen: ConnectArgs[] = []) {
+  return {
+    now: () => NOW,
+    connect: async (args: ConnectArgs) => {
+      seen.push(args);
+      return memoryPorts(w);
+    },
+  };
+}
+
+function response(status: Json, o: { ttl: number; ready: boolean; results?: RunFunctionResponse["results"]; conditions: RunFunctionResponse["conditions"] }): RunFunctionResponse {
+  return {
+    meta: { tag: "r-1", ttl: { seconds: o.ttl, nanos: 0 } },
+    desired: { composite: { resource: { status }, connectionDetails: {}, ready: o.ready ? Ready.READY_TRUE : Ready.READY_FALSE }, resources: {} },
+    results: o.results ?? [],
+    conditions: o.conditions,
+    requirements: undefined,
+    context: undefined,
+  };
+}
+const cond = (status: boolean, reason: string, message: string) => ({
+  type: "RotationSucceeded",
+  status: status ? Status.STATUS_CONDITION_TRUE : Status.STATUS_CONDITION_FALSE,
+  reason,
+  message,
+  target: Target.TARGET_COMPOSITE,
+});
+const res = (severity: Severity, reason: string, message: string) => ({ severity, reason, message, target: Target.TARGET_COMPOSITE });
+
+const IDLE_STATUS = {
+  phase: "Idle",
+  currentVersion: 3,
+  lastRotatedAt: "2026-11-20T12:00:00.000Z",
+  nextRotationAt: "2026-12-20T12:00:00.000Z",
+  schedule: "720h",
+};
+
+describe("SecretRotation RunFunction", () => {
+  it("NothingDueMakesZeroExternalCalls", async () => {
+    const seen: ConnectArgs[] = [];
+    const rsp = await runSecretRotation(request({ xr: xr({}, { status: IDLE_STATUS }) }), deps(world(), seen));
+    expect(seen).toEqual([]);
+    expect(rsp).toEqual(
+      response(IDLE_STATUS, {
+        ttl: DAY_S,
+        ready: true,
+        conditions: [cond(true, "Rotated", "version 3, rotated at 2026-11-20T12:00:00.000Z; next rotation at 2026-12-20T12:00:00.000Z")],
+      }),
+    );
+  });
+
+  const notCheap: Record<string, Json> = {
+    NewManualTrigger: xr({}, { status: { ...IDLE_STATUS, handledTrigger: "1" }, annotations: { "azplatform.io/rotate-now": "2" } }),
+    ScheduleChanged: xr({ rotateEvery: "168h" }, { status: IDLE_STATUS }),
+    DueTimeReached: xr({}, { status: { ...IDLE_STATUS, nextRotationAt: "2026-11-24T11:59:59.000Z" } }),
+    NoStatusYet: xr(),
+  };
+  for (const [name, x] of Object.entries(notCheap)) {
+    it(`${name}ConsultsTheDurableState`, async () => {
+      const seen: ConnectArgs[] = [];
+      await runSecretRotation(request({ xr: x }), deps(world(), seen));
+      expect(seen.map((s) => s.namespace)).toEqual(["team-payments"]);
+    });
+  }
+
+  it("FirstCallRotatesAndReportsTheNextDueTime", async () => {
+    const w = world();
+    const rsp = await runSecretRotation(request(), deps(w));
+    expect(rsp).toEqual(
+      response(
+        { currentVersion: 1, lastRotatedAt: NOW.toISOString(), schedule: "720h", phase: "Idle", nextRotationAt: "2026-12-24T12:00:00.000Z" },
+        {
+          ttl: DAY_S,
+          ready: true,
+          results: [res(Severity.SEVERITY_NORMAL, "Rotated", "rotated to version 1; rolled 1 Deployment(s): api")],
+          conditions: [cond(true, "Rotated", "version 1, rotated at 2026-11-24T12:00:00.000Z; next rotation at 2026-12-24T12:00:00.000Z")],
+        },
+      ),
+    );
+    expect(w.roles.get("orders_app")?.password).toBe(w.secrets.get("orders-db")?.data.password);
+    expect(JSON.stringify(rsp)).not.toContain(w.secrets.get("orders-db")?.data.password);
+  });
+
+  it("FailureReportsInPlainWordsAndRetriesLater", async () => {
+    const w = world();
+    w.roles.delete("orders_app");
+    const rsp = await runSecretRotation(request(), deps(w));
+    const message = 'Set failed: role "orders_app" does not exist; the apps keep version 0, retrying at 2026-11-24T12:00:30.000Z (attempt 1)';
+    expect(rsp).toEqual(
+      response(
+        { currentVersion: 0, schedule: "720h", phase: "Failed", retryAt: "2026-11-24T12:00:30.000Z" },
+        { ttl: 30, ready: false, results: [res(Severity.SEVERITY_WARNING, "RotationFailed", message)], conditions: [cond(false, "RotationFailed", message)] },
+      ),
+    );
+  });
+
+  it("PassesTheAzureCredentialFromTheStepCredentials", async () => {
+    const seen: ConnectArgs[] = [];
+    await runSecretRotation(request({ xr: xr({ targets: { keyVault: { vaultName: "kv-payments", secretName: "orders" } } }) }), deps(world(), seen));
+    expect(seen[0]?.azure).toEqual({ kind: "clientSecret", tenantId: "t", clientId: "c", clientSecret: "s" });
+  });
+
+  const fatals: Record<string, { req: RunFunctionRequest; reason: string; message: string }> = {
+    RefusesBadDuration: { req: request({ xr: xr({ rotateEvery: "30 days" }) }), reason: "InvalidSpec", message: 'spec.rotateEvery "30 days" is not a duration such as 720h or 168h30m' },
+    RefusesBadCron: {
+      req: request({ xr: xr({ rotateEvery: undefined, schedule: "61 * * * *" }) }),
+      reason: "InvalidSpec",
+      message: 'spec.schedule "61 * * * *" is not a cron expression (minute hour day-of-month month day-of-week): Constraint error, got value 61 expected range 0-59',
+    },
+    RefusesScheduleFasterThanPolicy: {
+      req: request({ xr: xr({ rotateEvery: undefined, schedule: "*/10 * * * *" }) }),
+      reason: "ScheduleTooFast",
+      message: "spec.schedule rotates every 10m; the policy allows at most one rotation every 1h",
+    },
+    RefusesBothScheduleAndInterval: {
+      req: request({ xr: xr({ schedule: "0 3 * * 1" }) }),
+      reason: "InvalidSpec",
+      message: "the SecretRotation is invalid: spec.rotateEvery: set exactly one of rotateEvery or schedule",
+    },
+    RefusesNoTargets: { req: request({ xr: xr({ targets: {} }) }), reason: "InvalidSpec", message: "the SecretRotation is invalid: spec.targets: set at least one of postgresRole, flexibleServerAdmin, keyVault" },
+    RefusesVaultOutsidePolicy: {
+      req: request({ xr: xr({ targets: { keyVault: { vaultName: "kv-finance", secretName: "x" } } }) }),
+      reason: "TargetNotAllowed",
+      message: 'spec.targets.keyVault.vaultName "kv-finance" is not allowed by the policy; allowed: kv-payments',
+    },
+    RefusesServerOutsidePolicy: {
+      req: request({ xr: xr({ targets: { flexibleServerAdmin: { serverName: "pg-finance-ledger", resourceGroupName: "rg-data-prod" } } }) }),
+      reason: "TargetNotAllowed",
+      message: "spec.targets.flexibleServerAdmin rg-data-prod/pg-finance-ledger is not allowed by the policy; allowed: rg-data-prod/pg-payments-*",
+    },
+    RefusesRoleOutsidePolicy: {
+      req: request({ xr: xr({ targets: { postgresRole: { name: "pgadmin" } } }) }),
+      reason: "TargetNotAllowed",
+      message: 'spec.targets.postgresRole.name "pgadmin" is not allowed by the policy; allowed: *_app (never azure_* or pg_*)',
+    },
+    RefusesReservedRoleEvenIfPolicyAllowsAll: {
+      req: request({ xr: xr({ targets: { postgresRole: { name: "azure_pg_admin" } } }), input: policy({ allowedRoles: ["*"] }) }),
+      reason: "TargetNotAllowed",
+      message: 'spec.targets.postgresRole.name "azure_pg_admin" is not allowed by the policy; allowed: * (never azure_* or pg_*)',
+    },
+    RefusesLengthOutsidePolicy: {
+      req: request({ xr: xr({ generator: { length: 12 } }) }),
+      reason: "InvalidSpec",
+      message: "spec.generator.length 12 is outside the policy's 24 to 128",
+    },
+    RefusesMissingAzureCredential: {
+      req: request({ xr: xr({ targets: { keyVault: { vaultName: "kv-payments", secretName: "x" } } }), credentials: {} }),
+      reason: "MissingCredentials",
+      message: 'the pipeline step has no credential "azure" (policy credentials.azure); add it to the step\'s credentials',
+    },
+    RefusesIncompleteAzureCredential: {
+      req: request({
+        xr: xr({ targets: { keyVault: { vaultName: "kv-payments", secretName: "x" } } }),
+        credentials: { azure: { credentialData: { data: { clientId: Buffer.from("c") } } } },
+      }),
+      reason: "MissingCredentials",
+      message: 'the credential "azure" has no clientSecret, tenantId',
+    },
+    RefusesPolicyWithoutAzureCredential: {
+      req: request({ xr: xr({ targets: { keyVault: { vaultName: "kv-payments", secretName: "x" } } }), input: policy({ credentials: {} }) }),
+      reason: "MissingCredentials",
+      message: "the policy names no Azure credential (credentials.azure or credentials.azureWorkloadIdentity), which Key Vault and Flexible Server targets need",
+    },
+    RefusesMissingPostgresAdminCredential: {
+      req: request({ input: policy({ credentials: { postgresAdmin: "pg-admin" } }) }),
+      reason: "MissingCredentials",
+      message: 'the pipeline step has no credential "pg-admin" (policy credentials.postgresAdmin); add it to the step\'s credentials',
+    },
+    RefusesServerTargetWithoutSubscription: {
+      req: request({ xr: xr({ targets: { flexibleServerAdmin: { serverName: "pg-payments-orders", resourceGroupName: "rg-data-prod" } } }), input: policy({ subscriptionId: undefined }) }),
+      reason: "InvalidPolicy",
+      message: "the policy sets no subscriptionId, which spec.targets.flexibleServerAdmin needs",
+    },
+    RefusesInvalidPolicyField: {
+      req: request({ input: policy({ allowedVaults: "kv-payments" }) }),
+      reason: "InvalidPolicy",
+      message: "the Composition's SecretRotationPolicy input is invalid: allowedVaults: Invalid input: expected array, received string",
+    },
+    RefusesSecretRefWithoutKey: {
+      req: request({ xr: xr({ secretRef: { name: "orders-db" } }) }),
+      reason: "InvalidSpec",
+      message: "the SecretRotation is invalid: spec.secretRef.key: Invalid input: expected string, received undefined",
+    },
+  };
+  for (const [name, { req, reason, message }] of Object.entries(fatals)) {
+    it(name, async () => {
+      const seen: ConnectArgs[] = [];
+      expect(await runSecretRotation(req, deps(world(), seen))).toEqual({
+        meta: { tag: "r-1", ttl: { seconds: 60, nanos: 0 } },
+        desired: { composite: undefined, resources: {} },
+        results: [{ severity: Severity.SEVERITY_FATAL, reason, message, target: Target.TARGET_COMPOSITE }],
+        conditions: [],
+        requirements: undefined,
+        context: undefined,
+      });
+      expect(seen).toEqual([]);
+    });
+  }
+});

@@ -1,0 +1,141 @@
+// The Kubernetes port over @kubernetes/client-node, bound to one namespace at construction: every path it builds
+// carries that namespace, so a SecretRotation cannot read, rotate or roll anything in another.
+import {
+  ApiException,
+  AppsV1Api,
+  CoreV1Api,
+  PatchStrategy,
+  setHeaderOptions,
+  type KubeConfig,
+  type V1Deployment,
+  type V1ManagedFieldsEntry,
+  type V1PodSpec,
+  type V1Secret,
+} from "@kubernetes/client-node";
+import { ConflictError, type DeploymentView, type KubernetesPort, type SecretView } from "./ports.ts";
+
+export const FIELD_MANAGER = "azplatform.io-secret-rotation";
+
+const b64 = (v: string) => Buffer.from(v, "utf8").toString("base64");
+const unb64 = (v: string) => Buffer.from(v, "base64").toString("utf8");
+
+function otherApplyOwners(fields: V1ManagedFieldsEntry[] | undefined): Record<string, string[]> {
+  const out: Record<string, string[]> = {};
+  for (const f of fields ?? []) {
+    if (f.operation !== "Apply" || f.manager === FIELD_MANAGER || f.manager === undefined) continue;
+    const data = (f.fieldsV1 as Record<string, Record<string, unknown>> | undefined)?.["f:data"] ?? {};
+    for (const k of Object.keys(data)) {
+      if (!k.startsWith("f:")) continue;
+      (out[k.slice(2)] ??= []).push(f.manager);
+    }
+  }
+  return out;
+}
+
+function toView(s: V1Secret): SecretView {
+  return {
+    data: Object.fromEntries(Object.entries(s.data ?? {}).map(([k, v]) => [k, unb64(v)])),
+    annotations: { ...s.metadata?.annotations },
+    labels: { ...s.metadata?.labels },
+    resourceVersion: s.metadata?.resourceVersion ?? "",
+    otherOwners: otherApplyOwners(s.metadata?.managedFields),
+  };
+}
+
+function secretsOf(spec: V1PodSpec | undefined): string[] {
+  const names = new Set<string>();
+  for (const v of spec?.volumes ?? []) {
+    if (v.secret?.secretName) names.add(v.secret.secretName);
+    for (const p of v.projected?.sources ?? []) if (p.secret?.name) names.add(p.secret.name);
+  }
+  for (const c of [...(spec?.initContainers ?? []), ...(spec?.containers ?? []), ...(spec?.ephemeralContainers ?? [])]) {
+    for (const e of c.env ?? []) if (e.valueFrom?.secretKeyRef?.name) names.add(e.valueFrom.secretKeyRef.name);
+    for (const e of c.envFrom ?? []) if (e.secretRef?.name) names.add(e.secretRef.name);
+  }
+  return [...names].sort();
+}
+
+function deploymentView(d: V1Deployment): DeploymentView {
+  return { name: d.metadata?.name ?? "", secrets: secretsOf(d.spec?.template.spec), podTemplateAnnotations: { ...d.spec?.template.metadata?.annotations } };
+}
+
+export function kubernetesPort(kc: KubeConfig, namespace: string): KubernetesPort {
+  const core = kc.makeApiClient(CoreV1Api);
+  const apps = kc.makeApiClient(AppsV1Api);
+  const fail = (what: string, e: unknown): never => {
+    if (e instanceof ApiException) {
+      const body = (typeof e.body === "string" ? safeJson(e.body) : e.body) as { message?: string } | undefined;
+      const detail = body?.message ?? `HTTP ${e.code}`;
+      if (e.code === 409) throw new ConflictError(`${what}: ${detail}`);
+      const hint = e.code === 401 || e.code === 403 ? "; grant the function's service account access to Secrets and Deployments in this namespace" : "";
+      throw new Error(`Kubernetes refused to ${what} in namespace ${namespace} (${e.code}): ${detail}${hint}`);
+    }
+    throw new Error(`cannot reach the Kubernetes API to ${what}: ${e instanceof Error ? e.message : String(e)}`);
+  };
+  const body = (name: string, data: Record<string, string>, annotations: Record<string, string>, labels: Record<string, string>, resourceVersion?: string): V1Secret => ({
+    apiVersion: "v1",
+    kind: "Secret",
+    metadata: { name, namespace, annotations, labels, ...(resourceVersion !== undefined ? { resourceVersion } : {}) },
+    type: "Opaque",
+    data: Object.fromEntries(Object.entries(data).map(([k, v]) => [k, b64(v)])),
+  });
+  return {
+    async getSecret(name) {
+      try {
+        return toView(await core.readNamespacedSecret({ name, namespace }));
+      } catch (e) {
+        if (e instanceof ApiException && e.code === 404) return undefined;
+        return fail(`read Secret ${name}`, e);
+      }
+    },
+    async createSecret(name, data, annotations, labels) {
+      try {
+        return toView(await core.createNamespacedSecret({ namespace, body: body(name, data, annotations, labels), fieldManager: FIELD_MANAGER }));
+      } catch (e) {
+        return fail(`create Secret ${name}`, e);
+      }
+    },
+    async replaceSecret(name, resourceVersion, data, annotations, labels) {
+      try {
+        return toView(await core.replaceNamespacedSecret({ name, namespace, body: body(name, data, annotations, labels, resourceVersion), fieldManager: FIELD_MANAGER }));
+      } catch (e) {
+        return fail(`update Secret ${name}`, e);
+      }
+    },
+    async applySecret(name, data, annotations) {
+      const patch = { apiVersion: "v1", kind: "Secret", metadata: { name, namespace, annotations }, data: Object.fromEntries(Object.entries(data).map(([k, v]) => [k, b64(v)])) };
+      try {
+        return toView(
+          await core.patchNamespacedSecret({ name, namespace, body: patch, fieldManager: FIELD_MANAGER, force: true }, setHeaderOptions("Content-Type", PatchStrategy.ServerSideApply)),
+        );
+      } catch (e) {
+        return fail(`apply Secret ${name}`, e);
+      }
+    },
+    async listDeployments(matchLabels) {
+      const labelSelector = matchLabels === undefined ? undefined : Object.entries(matchLabels).map(([k, v]) => `${k}=${v}`).join(",");
+      try {
+        const list = await apps.listNamespacedDeployment({ namespace, ...(labelSelector !== undefined ? { labelSelector } : {}) });
+        return list.items.map(deploymentView);
+      } catch (e) {
+        return fail("list Deployments", e);
+      }
+    },
+    async setPodTemplateAnnotation(deployment, key, value) {
+      const patch = { spec: { template: { metadata: { annotations: { [key]: value } } } } };
+      try {
+        await apps.patchNamespacedDeployment({ name: deployment, namespace, body: patch, fieldManager: FIELD_MANAGER }, setHeaderOptions("Content-Type", PatchStrategy.StrategicMergePatch));
+      } catch (e) {
+        fail(`roll Deployment ${deployment}`, e);
+      }
+    },
+  };
+}
+
+function safeJson(s: string): unknown {
+  try {
+    return JSON.parse(s);
+  } catch {
+    return undefined;
+  }
+}
