@@ -41,7 +41,7 @@ async function withClient<T>(c: PostgresConnection, what: string, f: (db: pg.Cli
     if (err.code === "28P01" || err.code === "28000") {
       throw new AuthenticationError(`PostgreSQL at ${c.host}:${c.port} refused the login of "${c.user}" (${err.code}) to ${what}`);
     }
-    throw new Error(`cannot connect to PostgreSQL at ${c.host}:${c.port} to ${what}: ${err.code ?? err.message ?? String(e)}`);
+    throw new Error(`cannot connect to PostgreSQL at ${c.host}:${c.port} to ${what}: ${err.code ?? err.message ?? String(e)}`, { cause: e });
   }
   try {
     return await f(db);
@@ -75,7 +75,7 @@ export function postgresPort(): PostgresPort {
           await db.query("ROLLBACK").catch(() => undefined);
           if (e instanceof StaleError) throw e;
           const err = e as { code?: string; message?: string };
-          throw new Error(`PostgreSQL refused to set the password of role "${role}": ${err.message ?? String(e)}${err.code ? ` (${err.code})` : ""}`);
+          throw new Error(`PostgreSQL refused to set the password of role "${role}": ${err.message ?? String(e)}${err.code ? ` (${err.code})` : ""}`, { cause: e });
         }
       });
     },
