@@ -6,6 +6,8 @@ import { stringify } from "yaml";
 import { z } from "zod";
 import { DatabasePolicy, POLICY_API_VERSION, POLICY_KIND } from "../functions/database/policy.ts";
 import { DatabaseSpec } from "../functions/database/xr.ts";
+import { ROTATION_POLICY_KIND, RotationPolicy } from "../functions/secret-rotation/policy.ts";
+import { RotationSpec } from "../functions/secret-rotation/xr.ts";
 
 type Schema = Record<string, unknown>;
 const root = join(import.meta.dirname, "..");
@@ -27,8 +29,8 @@ function openapi(schema: z.ZodType): Schema {
   return structural(z.toJSONSchema(schema, { target: "openapi-3.0", io: "input", unrepresentable: "any" })) as Schema;
 }
 
-function inputCrd(): Schema {
-  const schema = openapi(DatabasePolicy);
+function inputCrd(zodSchema: z.ZodType, kind: string, plural: string, description: string): Schema {
+  const schema = openapi(zodSchema);
   const properties = { ...(schema.properties as Schema) };
   delete properties.apiVersion;
   delete properties.kind;
@@ -37,10 +39,10 @@ function inputCrd(): Schema {
   return {
     apiVersion: "apiextensions.k8s.io/v1",
     kind: "CustomResourceDefinition",
-    metadata: { name: `databasepolicies.${group}` },
+    metadata: { name: `${plural}.${group}` },
     spec: {
       group,
-      names: { kind: POLICY_KIND, listKind: `${POLICY_KIND}List`, plural: "databasepolicies", singular: "databasepolicy", categories: ["crossplane"] },
+      names: { kind, listKind: `${kind}List`, plural, singular: kind.toLowerCase(), categories: ["crossplane"] },
       scope: "Namespaced",
       versions: [
         {
@@ -50,7 +52,7 @@ function inputCrd(): Schema {
           schema: {
             openAPIV3Schema: {
               type: "object",
-              description: "DatabasePolicy is the DBA team's policy for Database XRs: the input of the function-azure-platform step in a Composition.",
+              description,
               properties: { apiVersion: { type: "string" }, kind: { type: "string" }, metadata: { type: "object" }, ...properties },
               required: schema.required,
             },
@@ -113,9 +115,84 @@ function xrd(): Schema {
   };
 }
 
+function rotationXrd(): Schema {
+  const spec = openapi(RotationSpec);
+  // `consumers` is a string (auto, none) or an object ({selector}); a structural schema cannot say "string or
+  // object" with anyOf, so it keeps unknown fields and a CEL rule checks the shape instead.
+  const props = spec.properties as Record<string, Schema>;
+  props.consumers = {
+    description: (props.consumers as Schema).description,
+    default: "auto",
+    "x-kubernetes-preserve-unknown-fields": true,
+    "x-kubernetes-validations": [
+      { rule: "self == 'auto' || self == 'none' || (type(self) == map && has(self.selector) && has(self.selector.matchLabels))", message: "consumers must be auto, none or {selector: {matchLabels: {...}}}" },
+    ],
+  };
+  return {
+    apiVersion: "apiextensions.crossplane.io/v2",
+    kind: "CompositeResourceDefinition",
+    metadata: { name: "secretrotations.azplatform.io" },
+    spec: {
+      group: "azplatform.io",
+      scope: "Namespaced",
+      names: { kind: "SecretRotation", plural: "secretrotations", categories: ["crossplane", "azplatform"] },
+      defaultCompositionRef: { name: "secret-rotation" },
+      versions: [
+        {
+          name: "v1alpha1",
+          served: true,
+          referenceable: true,
+          additionalPrinterColumns: [
+            { name: "SECRET", type: "string", jsonPath: ".spec.secretRef.name" },
+            { name: "PHASE", type: "string", jsonPath: ".status.phase" },
+            { name: "VERSION", type: "integer", jsonPath: ".status.currentVersion" },
+            { name: "LAST", type: "date", jsonPath: ".status.lastRotatedAt" },
+            { name: "NEXT", type: "date", jsonPath: ".status.nextRotationAt" },
+          ],
+          schema: {
+            openAPIV3Schema: {
+              type: "object",
+              description:
+                "A SecretRotation rotates one secret value on a schedule and on demand (annotation azplatform.io/rotate-now), updating PostgreSQL, the Flexible Server admin password or Key Vault, then the Secret apps read, then rolling the Deployments that read it.",
+              properties: {
+                spec: { ...spec, "x-kubernetes-validations": [{ rule: "has(self.rotateEvery) != has(self.schedule)", message: "set exactly one of rotateEvery or schedule" }] },
+                status: {
+                  type: "object",
+                  properties: {
+                    phase: { type: "string", description: "Idle, Waiting (for a hand-over), or Failed (retrying)." },
+                    currentVersion: { type: "integer", description: "Version of the value apps read (never the value)." },
+                    lastRotatedAt: { type: "string", format: "date-time" },
+                    nextRotationAt: { type: "string", format: "date-time" },
+                    retryAt: { type: "string", format: "date-time", description: "When a failed rotation is retried." },
+                    handledTrigger: { type: "string", description: "The last azplatform.io/rotate-now value acted on." },
+                    schedule: { type: "string", description: "The schedule nextRotationAt was computed from." },
+                  },
+                },
+              },
+              required: ["spec"],
+            },
+          },
+        },
+      ],
+    },
+  };
+}
+
 export const generated: Record<string, Schema> = {
-  "package/input/fn.azplatform.io_databasepolicies.yaml": inputCrd(),
+  "package/input/fn.azplatform.io_databasepolicies.yaml": inputCrd(
+    DatabasePolicy,
+    POLICY_KIND,
+    "databasepolicies",
+    "DatabasePolicy is the DBA team's policy for Database XRs: the input of the function-azure-platform step in a Composition.",
+  ),
+  "package/input/fn.azplatform.io_secretrotationpolicies.yaml": inputCrd(
+    RotationPolicy,
+    ROTATION_POLICY_KIND,
+    "secretrotationpolicies",
+    "SecretRotationPolicy decides what SecretRotation XRs may touch: the input of the function-azure-platform step in a Composition.",
+  ),
   "xrds/database.yaml": xrd(),
+  "xrds/secretrotation.yaml": rotationXrd(),
 };
 
 const header = "# Generated by scripts/manifests.ts from the zod schemas in functions/. Do not edit; run npm run manifests.\n";

@@ -977,5 +977,42 @@ export function coreValidator(): SchemaRegistry {
     "builtin v1 Namespace",
     "label",
   );
+  const strings = { type: "array", items: { type: "string" } };
+  r.addSchema(
+    "rbac.authorization.k8s.io/v1",
+    "ClusterRole",
+    {
+      type: "object",
+      properties: {
+        ...CORE_ROOT,
+        rules: {
+          type: "array",
+          items: {
+            type: "object",
+            required: ["verbs"],
+            properties: { apiGroups: strings, resources: strings, resourceNames: strings, nonResourceURLs: strings, verbs: strings },
+          },
+        },
+      },
+    },
+    "builtin rbac.authorization.k8s.io/v1 ClusterRole",
+  );
+  r.addSchema(
+    "rbac.authorization.k8s.io/v1",
+    "ClusterRoleBinding",
+    {
+      type: "object",
+      required: ["roleRef"],
+      properties: {
+        ...CORE_ROOT,
+        roleRef: { type: "object", required: ["apiGroup", "kind", "name"], properties: { apiGroup: { type: "string" }, kind: { type: "string" }, name: { type: "string" } } },
+        subjects: {
+          type: "array",
+          items: { type: "object", required: ["kind", "name"], properties: { kind: { type: "string" }, name: { type: "string" }, namespace: { type: "string" }, apiGroup: { type: "string" } } },
+        },
+      },
+    },
+    "builtin rbac.authorization.k8s.io/v1 ClusterRoleBinding",
+  );
   return r;
 }
