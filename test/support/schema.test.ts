@@ -727,7 +727,13 @@ describe("loading", () => {
         "dbforpostgresql.azure.upbound.io/v1beta2 FlexibleServer",
       ]),
     );
-    expect(core.kinds()).toEqual(["v1 ConfigMap", "v1 Namespace", "v1 Secret"]);
+    expect(core.kinds()).toEqual([
+      "rbac.authorization.k8s.io/v1 ClusterRole",
+      "rbac.authorization.k8s.io/v1 ClusterRoleBinding",
+      "v1 ConfigMap",
+      "v1 Namespace",
+      "v1 Secret",
+    ]);
   });
 
   it("every reference schema compiles", () => {
