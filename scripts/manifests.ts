@@ -68,6 +68,13 @@ function xrd(): Schema {
   const props = spec.properties as Record<string, Schema>;
   props.storageGB = { ...props.storageGB, "x-kubernetes-validations": [{ rule: "self >= oldSelf", message: "storageGB can only grow" }] };
   props.databases = { ...props.databases, "x-kubernetes-list-type": "set" };
+  // Crossplane cannot rename a composed resource: once set, the Secret's name stays.
+  spec["x-kubernetes-validations"] = [
+    {
+      rule: "!has(oldSelf.connectionSecretName) || (has(self.connectionSecretName) && self.connectionSecretName == oldSelf.connectionSecretName)",
+      message: "connectionSecretName cannot change once set",
+    },
+  ];
   return {
     apiVersion: "apiextensions.crossplane.io/v2",
     kind: "CompositeResourceDefinition",

@@ -13,8 +13,9 @@ export const STORAGE: ReadonlyArray<{ gb: number; mb: number; tiers: readonly st
   { gb: 512, mb: 524288, tiers: ["P20", "P30", "P40", "P50"] },
   { gb: 1024, mb: 1048576, tiers: ["P30", "P40", "P50"] },
   { gb: 2048, mb: 2097152, tiers: ["P40", "P50"] },
+  { gb: 4095, mb: 4193280, tiers: ["P50"] },
   { gb: 4096, mb: 4194304, tiers: ["P50"] },
-  { gb: 8192, mb: 8388608, tiers: ["P60", "P70"] },
+  { gb: 8192, mb: 8388608, tiers: ["P60", "P70", "P80"] },
   { gb: 16384, mb: 16777216, tiers: ["P70", "P80"] },
   { gb: 32768, mb: 33553408, tiers: ["P80"] },
 ];
@@ -34,10 +35,14 @@ export function storageGbForMb(mb: number): number {
   return storageForMb(mb)?.gb ?? Math.round(mb / 1024);
 }
 
-/** Tier to emit: keep an observed tier while it is still valid for the size (tier changes are limited to one per 12 h). */
+/**
+ * Tier to emit: keep an observed tier while it is still valid for the size (tier changes are limited to one per
+ * 12 h), else the default of the size. A size outside the table (auto-grow) takes the tiers of the next size up.
+ */
 export function storageTier(mb: number, observedTier: string | undefined): string {
-  const tiers = storageForMb(mb)?.tiers ?? ["P4"];
-  return observedTier !== undefined && tiers.includes(observedTier) ? observedTier : (tiers[0] ?? "P4");
+  const entry = storageForMb(mb) ?? STORAGE.find((s) => s.mb >= mb) ?? STORAGE[STORAGE.length - 1];
+  const tiers = entry?.tiers ?? [];
+  return observedTier !== undefined && tiers.includes(observedTier) ? observedTier : (tiers[0] ?? "P80");
 }
 
 /** SKU names the provider validates (terraform-provider-azurerm flexible_server_sku_name.go, non-confidential). */

@@ -49,7 +49,13 @@ function ok(reason = "ReconcileSuccess"): Json[] {
   ];
 }
 
-function request(o: { xr?: Json; input?: Json | null; observed?: Record<string, Json>; desired?: RunFunctionRequest["desired"] }): RunFunctionRequest {
+function request(o: {
+  xr?: Json;
+  input?: Json | null;
+  observed?: Record<string, Json>;
+  desired?: RunFunctionRequest["desired"];
+  required?: RunFunctionRequest["requiredResources"];
+}): RunFunctionRequest {
   return {
     meta: { tag: "t-1", capabilities: [] },
     observed: {
@@ -60,7 +66,7 @@ function request(o: { xr?: Json; input?: Json | null; observed?: Record<string, 
     input: o.input === null ? undefined : (o.input ?? policy()),
     extraResources: {},
     credentials: {},
-    requiredResources: {},
+    requiredResources: o.required ?? {},
     requiredSchemas: {},
   };
 }
@@ -86,7 +92,7 @@ interface ServerWant {
 }
 
 const SERVER: ServerWant = {
-  name: "pg-payments-orders-prod",
+  name: "pg-payments-orders-prod-edfe87",
   sku: "GP_Standard_D2ds_v5",
   version: "16",
   storageMb: 131072,
@@ -164,7 +170,7 @@ function parameter(name: string, value: string, policies = SERVER.policies): Jso
 
 function secret(o: { password?: string; host?: string; database?: string; login?: string } = {}): Json {
   const password = o.password ?? PASSWORD;
-  const host = o.host ?? "pg-payments-orders-prod.postgres.database.azure.com";
+  const host = o.host ?? "pg-payments-orders-prod-edfe87.postgres.database.azure.com";
   const database = o.database ?? "orders";
   const login = o.login ?? "pgadmin";
   return {
@@ -199,7 +205,7 @@ function cond(type: string, status: boolean, reason: string, message: string) {
 }
 
 const WAITING_ALL =
-  "waiting for FlexibleServer pg-payments-orders-prod: not created yet; FlexibleServerDatabase orders: not created yet; " +
+  "waiting for FlexibleServer pg-payments-orders-prod-edfe87: not created yet; FlexibleServerDatabase orders: not created yet; " +
   "FlexibleServerConfiguration require_secure_transport: not created yet; Secret orders-db: not created yet";
 const APPLIED = cond("ChangesApplied", true, "Applied", "the Database spec and the DBA policy are applied");
 
@@ -208,12 +214,13 @@ function response(o: {
   status?: Json;
   results?: RunFunctionResponse["results"];
   conditions: RunFunctionResponse["conditions"];
+  requirements?: RunFunctionResponse["requirements"];
 }): RunFunctionResponse {
   return {
     meta: { tag: "t-1", ttl: { seconds: 60, nanos: 0 } },
     desired: {
       composite: {
-        resource: { status: { ...o.status, serverName: "pg-payments-orders-prod", connectionSecretName: "orders-db", version: "16", storageGB: 128, ...o.status } },
+        resource: { status: { ...o.status, serverName: "pg-payments-orders-prod-edfe87", connectionSecretName: "orders-db", version: "16", storageGB: 128, ...o.status } },
         connectionDetails: {},
         ready: Ready.READY_UNSPECIFIED,
       },
@@ -221,7 +228,7 @@ function response(o: {
     },
     results: o.results ?? [],
     conditions: o.conditions,
-    requirements: undefined,
+    requirements: o.requirements,
     context: undefined,
   };
 }
@@ -231,7 +238,7 @@ function fresh(over: Record<string, ReturnType<typeof composed>> = {}) {
   return {
     server: composed(server(), NOT_READY),
     "database-orders": composed(database("orders"), NOT_READY),
-    "parameter-require-secure-transport": composed(parameter("require_secure_transport", "on"), NOT_READY),
+    "parameter-require_secure_transport": composed(parameter("require_secure_transport", "on"), NOT_READY),
     "connection-secret": composed(secret(), NOT_READY),
     ...over,
   };
@@ -245,8 +252,8 @@ function observedServer(w: Partial<ServerWant> = {}, atProvider: Json = {}, cond
     metadata: { ...s.metadata, name: "orders-x7k2p" },
     status: {
       atProvider: {
-        id: "/subscriptions/0001/resourceGroups/rg-data-prod/providers/Microsoft.DBforPostgreSQL/flexibleServers/pg-payments-orders-prod",
-        fqdn: "pg-payments-orders-prod.postgres.database.azure.com",
+        id: "/subscriptions/0001/resourceGroups/rg-data-prod/providers/Microsoft.DBforPostgreSQL/flexibleServers/pg-payments-orders-prod-edfe87",
+        fqdn: "pg-payments-orders-prod-edfe87.postgres.database.azure.com",
         storageMb: w.storageMb ?? SERVER.storageMb,
         version: w.version ?? SERVER.version,
         ...atProvider,
@@ -263,17 +270,17 @@ function withStatus(r: Json, conditions: Json[]): Json {
 const everythingReady = (w: Partial<ServerWant> = {}, atProvider: Json = {}) => ({
   server: observedServer(w, atProvider),
   "database-orders": withStatus(database("orders"), ok()),
-  "parameter-require-secure-transport": withStatus(parameter("require_secure_transport", "on"), ok()),
+  "parameter-require_secure_transport": withStatus(parameter("require_secure_transport", "on"), ok()),
   "connection-secret": secret({ password: "Observed-Passw0rd" }),
 });
 
-const READY_CONDITION = cond("DatabaseReady", true, "Available", "server pg-payments-orders-prod and 1 database(s) are ready; connect with Secret orders-db");
-const FQDN = { fqdn: "pg-payments-orders-prod.postgres.database.azure.com" };
+const READY_CONDITION = cond("DatabaseReady", true, "Available", "server pg-payments-orders-prod-edfe87 and 1 database(s) are ready; connect with Secret orders-db");
+const FQDN = { fqdn: "pg-payments-orders-prod-edfe87.postgres.database.azure.com" };
 
 const readyResources = (w: Partial<ServerWant> = {}) => ({
   server: composed(server(w), READY),
   "database-orders": composed(database("orders"), READY),
-  "parameter-require-secure-transport": composed(parameter("require_secure_transport", "on"), READY),
+  "parameter-require_secure_transport": composed(parameter("require_secure_transport", "on"), READY),
   "connection-secret": composed(secret({ password: "Observed-Passw0rd" }), READY),
 });
 
@@ -302,7 +309,7 @@ const cases: Record<string, { req: RunFunctionRequest; want: RunFunctionResponse
       resources: { ...readyResources(), server: composed(server(), NOT_READY) },
       status: FQDN,
       conditions: [
-        cond("DatabaseReady", false, "Creating", "waiting for FlexibleServer pg-payments-orders-prod: not synced: ReconcileError (cannot create: quota exceeded)"),
+        cond("DatabaseReady", false, "Creating", "waiting for FlexibleServer pg-payments-orders-prod-edfe87: not synced: ReconcileError (cannot create: quota exceeded)"),
         APPLIED,
       ],
     }),
@@ -338,7 +345,7 @@ const cases: Record<string, { req: RunFunctionRequest; want: RunFunctionResponse
       resources: {
         server: composed(server({ tags: { ...SERVER.tags, "cost-center": "cc-4711" }, policies: ["Observe", "Create", "Update"] }), NOT_READY),
         "database-orders": composed(database("orders", ["Observe", "Create", "Update"]), NOT_READY),
-        "parameter-require-secure-transport": composed(parameter("require_secure_transport", "on", ["Observe", "Create", "Update"]), NOT_READY),
+        "parameter-require_secure_transport": composed(parameter("require_secure_transport", "on", ["Observe", "Create", "Update"]), NOT_READY),
         "connection-secret": composed(secret(), NOT_READY),
       },
       conditions: [cond("DatabaseReady", false, "Creating", WAITING_ALL), APPLIED],
@@ -403,9 +410,9 @@ cases.ImmutablePolicyChangesRefusedAndObservedKept = {
   }),
 };
 
-const RENAME = 'server name: the server was created with "pg-payments-orders-prod", not "psql-prod-orders"; Azure server names cannot change, so it stays';
+const RENAME = 'server name: the server was created with "pg-payments-orders-prod-edfe87", not "psql-prod-orders-edfe87"; Azure server names cannot change, so it stays';
 cases.ServerNameKeptWhenNamingPatternChanges = {
-  req: request({ observed: everythingReady(), input: policy({ naming: { serverName: "psql-{environment}-{name}" } }) }),
+  req: request({ observed: everythingReady(), input: policy({ naming: { serverName: "psql-{environment}-{name}-{hash}" } }) }),
   want: response({ resources: readyResources(), status: FQDN, results: [warning(RENAME)], conditions: [READY_CONDITION, cond("ChangesApplied", false, "ChangeRefused", RENAME)] }),
 };
 
@@ -428,7 +435,7 @@ cases.RemovedDatabaseKeptUnlessPolicyAllowsDeletion = {
     resources: { ...readyResources(), "database-legacy": composed(database("legacy"), READY) },
     status: FQDN,
     results: [warning(DROPPED)],
-    conditions: [cond("DatabaseReady", true, "Available", "server pg-payments-orders-prod and 2 database(s) are ready; connect with Secret orders-db"), cond("ChangesApplied", false, "ChangeRefused", DROPPED)],
+    conditions: [cond("DatabaseReady", true, "Available", "server pg-payments-orders-prod-edfe87 and 2 database(s) are ready; connect with Secret orders-db"), cond("ChangesApplied", false, "ChangeRefused", DROPPED)],
   }),
 };
 cases.RemovedDatabaseDroppedWhenPolicyAllowsDeletion = {
@@ -436,16 +443,100 @@ cases.RemovedDatabaseDroppedWhenPolicyAllowsDeletion = {
   want: response({ resources: readyResources(), status: FQDN, conditions: [READY_CONDITION, APPLIED] }),
 };
 
-const MISSING_SECRET =
-  "the connection Secret orders-db is missing while server pg-payments-orders-prod exists; the function will not invent a new admin password. Restore the Secret, or reset the admin password with a SecretRotation";
-cases.SecretMissingWhileServerExistsIsNotRegenerated = {
-  req: request({ observed: { ...everythingReady(), "connection-secret": {} } }),
+// The server exists but the Secret is not observed: look it up by name before anything else (a cache miss must
+// never cost the password), keep what is found, and reset deliberately only what is really gone.
+const withoutSecret = () => (({ "connection-secret": _, ...rest }) => rest)(everythingReady());
+const LOOKUP = { extraResources: {}, schemas: {}, resources: { "connection-secret": { apiVersion: "v1", kind: "Secret", matchName: "orders-db", namespace: "team-payments" } } };
+const RESET = (how: string) =>
+  warning(`the connection Secret orders-db ${how} while server pg-payments-orders-prod-edfe87 exists; a new admin password was generated and the provider sets it on the server`, "AdminPasswordReset");
+cases.SecretNotObservedWhileServerExistsIsLookedUpFirst = {
+  req: request({ observed: withoutSecret() }),
   want: response({
     resources: (({ "connection-secret": _, ...rest }) => rest)(readyResources()),
     status: FQDN,
-    results: [warning(MISSING_SECRET, "ConnectionSecretMissing")],
-    conditions: [cond("DatabaseReady", false, "ConnectionSecretMissing", "connection Secret orders-db is missing"), APPLIED],
+    requirements: LOOKUP,
+    conditions: [cond("DatabaseReady", false, "ConnectionSecretMissing", "looking up connection Secret orders-db"), APPLIED],
   }),
+};
+cases.SecretFoundByTheLookupKeepsItsPassword = {
+  req: request({ observed: withoutSecret(), required: { "connection-secret": { items: [{ resource: secret({ password: "Observed-Passw0rd" }), connectionDetails: {}, ready: Ready.READY_UNSPECIFIED }] } } }),
+  want: response({
+    resources: { ...readyResources(), "connection-secret": composed(secret({ password: "Observed-Passw0rd" }), NOT_READY) },
+    status: FQDN,
+    conditions: [cond("DatabaseReady", false, "Creating", "waiting for Secret orders-db: not created yet"), APPLIED],
+  }),
+};
+cases.SecretReallyGoneIsResetDeliberately = {
+  req: request({ observed: withoutSecret(), required: { "connection-secret": { items: [] } } }),
+  want: response({
+    resources: { ...readyResources(), "connection-secret": composed(secret(), NOT_READY) },
+    status: FQDN,
+    results: [RESET("is gone")],
+    conditions: [cond("DatabaseReady", false, "Creating", "waiting for Secret orders-db: not created yet"), APPLIED],
+  }),
+};
+cases.SecretWithoutPasswordIsResetDeliberately = {
+  req: request({
+    observed: {
+      ...everythingReady(),
+      "connection-secret": (() => {
+        const s = secret() as { data: Record<string, string> };
+        const { password: _p, ...data } = s.data;
+        return { ...s, data };
+      })(),
+    },
+  }),
+  want: response({
+    resources: { ...readyResources(), "connection-secret": composed(secret(), READY) },
+    status: FQDN,
+    results: [RESET("holds no password")],
+    conditions: [READY_CONDITION, APPLIED],
+  }),
+};
+
+const RENAME_SECRET = 'spec.connectionSecretName: the connection Secret is "orders-db", not "orders-conn"; Crossplane cannot rename a composed resource, so it stays';
+cases.ConnectionSecretRenameRefused = {
+  req: request({ xr: db({ connectionSecretName: "orders-conn" }), observed: everythingReady() }),
+  want: response({ resources: readyResources(), status: FQDN, results: [warning(RENAME_SECRET)], conditions: [READY_CONDITION, cond("ChangesApplied", false, "ChangeRefused", RENAME_SECRET)] }),
+};
+
+// The managed resource exists but Azure never created the server (e.g. the name was taken): anything may change.
+cases.ChangesBeforeTheServerExistsInAzureAreApplied = {
+  req: request({
+    input: policy({ location: "northeurope", naming: { serverName: "psql-{name}-{hash}" } }),
+    observed: { server: withStatus(server(), [{ type: "Synced", status: "False", reason: "ReconcileError", message: "name not available" }]) },
+  }),
+  want: response({
+    resources: fresh({
+      server: composed(server({ name: "psql-orders-edfe87", location: "northeurope" }), NOT_READY),
+      "connection-secret": composed(secret({ host: "psql-orders-edfe87.postgres.database.azure.com" }), NOT_READY),
+    }),
+    status: { serverName: "psql-orders-edfe87" },
+    conditions: [
+      cond(
+        "DatabaseReady",
+        false,
+        "Creating",
+        WAITING_ALL.replace("FlexibleServer pg-payments-orders-prod-edfe87: not created yet", "FlexibleServer psql-orders-edfe87: not synced: ReconcileError (name not available)").replace(
+          "FlexibleServerDatabase orders",
+          "FlexibleServerDatabase orders",
+        ),
+      ),
+      APPLIED,
+    ],
+  }),
+};
+
+// A DBA raising defaults must not upgrade or grow servers that never asked for a version or a size.
+cases.NewPolicyDefaultsDoNotMoveExistingServers = {
+  req: request({
+    input: policy({
+      versions: { allowed: ["16", "17"], default: "17" },
+      sizes: { small: { skuName: "B_Standard_B2s", storageGB: 32 }, medium: { skuName: "GP_Standard_D2ds_v5", storageGB: 256 }, large: { skuName: "GP_Standard_D4ds_v5", storageGB: 512 } },
+    }),
+    observed: everythingReady(),
+  }),
+  want: response({ resources: readyResources(), status: FQDN, conditions: [READY_CONDITION, APPLIED] }),
 };
 
 // A SecretRotation took the password (and the URI that embeds it) over: the Database stops applying them.
@@ -520,7 +611,7 @@ const fatals: Record<string, { req: RunFunctionRequest; reason: string; message:
   RefusesStorageSizeAzureDoesNotOffer: {
     req: request({ xr: db({ storageGB: 100 }) }),
     reason: "InvalidSpec",
-    message: "the Database is invalid: spec.storageGB: must be one of 32, 64, 128, 256, 512, 1024, 2048, 4096, 8192, 16384, 32768",
+    message: "the Database is invalid: spec.storageGB: must be one of 32, 64, 128, 256, 512, 1024, 2048, 4095, 4096, 8192, 16384, 32768",
   },
   RefusesReservedAndDuplicateDatabaseNames: {
     req: request({ xr: db({ databases: ["postgres", "Bad-Name"] }) }),
@@ -538,12 +629,12 @@ const fatals: Record<string, { req: RunFunctionRequest; reason: string; message:
     req: request({ xr: db({ team: "payments-and-settlements-platform" }, { name: "orders-history-archive-service" }) }),
     reason: "InvalidName",
     message:
-      'server name "pg-payments-and-settlements-platform-orders-history-archive-service-prod" (from naming.serverName "pg-{team}-{name}-{environment}") is 72 characters; Azure needs 3 to 63: choose a shorter metadata.name or spec.team',
+      'server name "pg-payments-and-settlements-platform-orders-history-archive-service-prod-683fae" (from naming.serverName "pg-{team}-{name}-{environment}-{hash}") is 79 characters; Azure needs 3 to 63: choose a shorter metadata.name or spec.team',
   },
   RefusesServerNameEqualToDnsZoneLabel: {
-    req: request({ input: policy({ naming: { serverName: "{environment}" } }) }),
+    req: request({ xr: db({}, { namespace: "prod" }), input: policy({ naming: { serverName: "{namespace}" } }) }),
     reason: "InvalidName",
-    message: 'server name "prod" (from naming.serverName "{environment}") equals the first label of the private DNS zone prod.private.postgres.database.azure.com; Azure refuses that (PrivateDnsZoneNameNotValid)',
+    message: 'server name "prod" (from naming.serverName "{namespace}") equals the first label of the private DNS zone prod.private.postgres.database.azure.com; Azure refuses that (PrivateDnsZoneNameNotValid)',
   },
   RefusesMissingRequiredTagSource: {
     req: request({ input: policy({ tags: { fromMetadata: [{ key: "cost-center", label: "azplatform.io/cost-center" }] } }) }),
@@ -582,6 +673,16 @@ const fatals: Record<string, { req: RunFunctionRequest; reason: string; message:
     reason: "InvalidPolicy",
     message: "the Composition's DatabasePolicy input is invalid: versions.default: default must be one of allowed",
   },
+  RefusesNamingThatCouldCollideAcrossNamespaces: {
+    req: request({ input: policy({ naming: { serverName: "pg-{team}-{name}" } }) }),
+    reason: "InvalidPolicy",
+    message: "the Composition's DatabasePolicy input is invalid: naming.serverName: must contain {hash} or {namespace}, so Databases in different namespaces can never share a server",
+  },
+  RefusesReservedDefaultDatabaseName: {
+    req: request({ xr: db({}, { name: "postgres" }) }),
+    reason: "InvalidSpec",
+    message: 'the default database name "postgres" (from metadata.name) is reserved on every server; set spec.databases',
+  },
   RefusesUnknownPolicyField: {
     req: request({ input: policy({ backups: {} }) }),
     reason: "InvalidPolicy",
@@ -608,7 +709,7 @@ const noPassword = {
 describe("Database RunFunction", () => {
   for (const [name, { req, want }] of Object.entries(cases)) {
     it(name, () => {
-      const reuse = Object.keys(req.observed?.resources ?? {}).includes("connection-secret");
+      const reuse = (req.observed?.resources["connection-secret"]?.resource as { data?: { password?: string } } | undefined)?.data?.password !== undefined;
       expect(runDatabase(req, reuse ? noPassword : { newPassword: () => PASSWORD })).toEqual(want);
     });
   }

@@ -3,12 +3,13 @@ import { Ready, type Resource, type RunFunctionRequest, type RunFunctionResponse
 import { condition, fatalResponse, result } from "../shared/results.ts";
 import { ownedKeysOf } from "../shared/rotation-contract.ts";
 import { describeIssues } from "../shared/zod-errors.ts";
-import { storageGbForMb, storageMbForGb, storageTier } from "./azure.ts";
+import { RESERVED_DATABASES, storageGbForMb, storageMbForGb, storageTier } from "./azure.ts";
 import { serverName, tags } from "./naming.ts";
-import { existsInAzure, isReady, observed, read, secretValue, type Observed } from "./observed.ts";
+import { existsInAzure, isReady, observed, observedFrom, read, secretValue, type Observed } from "./observed.ts";
 import { generatePassword } from "../shared/password.ts";
 import { DatabasePolicy } from "./policy.ts";
 import {
+  FLEXIBLE_SERVER_API,
   connectionSecret,
   flexibleServer,
   flexibleServerConfiguration,
@@ -23,7 +24,6 @@ export const KEY = {
   database: (name: string) => `database-${name}`,
   parameter: (name: string) => `parameter-${name}`,
 };
-const DATABASE_KEY = /^database-(.+)$/;
 const TTL = { seconds: 60, nanos: 0 };
 
 export interface DatabaseDeps {
@@ -50,12 +50,21 @@ export function runDatabase(req: RunFunctionRequest, deps: DatabaseDeps = DEFAUL
   if (size === undefined) {
     return fatalResponse(req, "SizeNotAllowed", `spec.size "${spec.size}" is not allowed; choose one of ${Object.keys(policy.sizes).join(", ")}`);
   }
-  const version = spec.version ?? policy.versions.default;
-  if (!(policy.versions.allowed as readonly string[]).includes(version)) {
-    return fatalResponse(req, "VersionNotAllowed", `spec.version "${version}" is not allowed; choose one of ${policy.versions.allowed.join(", ")}`);
+  // Defaults apply at creation only: a DBA raising the default version or a size's storage must not upgrade or
+  // grow every existing server that never asked for it.
+  const server = observed(req, KEY.server);
+  const was = server.forProvider;
+  const created = existsInAzure(server);
+  const currentVersion = maxDefined(read.str(was.version), read.str(server.atProvider.version));
+  const emittedMb = read.num(was.storageMb);
+  const version = spec.version ?? (created ? currentVersion : undefined) ?? policy.versions.default;
+  if (spec.version !== undefined || !created) {
+    if (!(policy.versions.allowed as readonly string[]).includes(version)) {
+      return fatalResponse(req, "VersionNotAllowed", `spec.version "${version}" is not allowed; choose one of ${policy.versions.allowed.join(", ")}`);
+    }
   }
-  const storageGB = spec.storageGB ?? size.storageGB;
-  if (policy.storage.maxGB !== undefined && storageGB > policy.storage.maxGB) {
+  const storageGB = spec.storageGB ?? (created && emittedMb !== undefined ? storageGbForMb(emittedMb) : size.storageGB);
+  if (spec.storageGB !== undefined && policy.storage.maxGB !== undefined && storageGB > policy.storage.maxGB) {
     return fatalResponse(req, "StorageNotAllowed", `spec.storageGB ${storageGB} exceeds the policy's maximum of ${policy.storage.maxGB}`);
   }
   if (spec.highAvailability && !policy.highAvailability.allowedSizes.includes(spec.size)) {
@@ -72,15 +81,19 @@ export function runDatabase(req: RunFunctionRequest, deps: DatabaseDeps = DEFAUL
   const tagSet = tags(policy, xr);
   if (!tagSet.ok) return fatalResponse(req, "InvalidTags", tagSet.message);
 
+  const databases = spec.databases ?? [defaultDatabaseName(xr.metadata.name)];
+  if (spec.databases === undefined && RESERVED_DATABASES.includes(databases[0] ?? "")) {
+    return fatalResponse(req, "InvalidSpec", `the default database name "${databases[0]}" (from metadata.name) is reserved on every server; set spec.databases`);
+  }
+
   const results: RunFunctionResponse["results"] = [];
   const refuse = (message: string) => results.push(result("Warning", "ChangeRefused", message));
 
-  // Immutable fields: once the server exists, keep what it was created with and say why, so the managed
-  // resource never asks the provider for a change Azure cannot make (it would stay Synced=False for ever).
-  const server = observed(req, KEY.server);
-  const was = server.forProvider;
+  // Immutable fields: once the server exists in Azure, keep what it was created with and say why, so the managed
+  // resource never asks the provider for a change Azure cannot make (it would stay Synced=False for ever). Before
+  // that (e.g. a create that failed because the name was taken) the DBAs can still change anything.
   const keep = <T extends string | boolean>(field: string, wanted: T, current: unknown, why: string): T => {
-    if (!server.exists || current === undefined || current === wanted) return wanted;
+    if (!created || current === undefined || current === wanted) return wanted;
     refuse(`${field}: the server was created with ${JSON.stringify(current)}, not ${JSON.stringify(wanted)}; ${why}, so it stays`);
     return current as T;
   };
@@ -92,26 +105,35 @@ export function runDatabase(req: RunFunctionRequest, deps: DatabaseDeps = DEFAUL
   const geo = keep("policy backup.geoRedundant", policy.backup.geoRedundant, read.bool(was.geoRedundantBackupEnabled), "geo-redundant backup is chosen at creation only");
   const login = keep("policy administratorLogin", policy.administratorLogin, read.str(was.administratorLogin), "the admin login is fixed for the server's life");
 
-  const currentVersion = maxDefined(read.str(was.version), read.str(server.atProvider.version));
   let finalVersion = version;
-  if (currentVersion !== undefined && Number(version) < Number(currentVersion)) {
+  if (created && currentVersion !== undefined && Number(version) < Number(currentVersion)) {
     refuse(`spec.version: "${version}" would downgrade the server from "${currentVersion}"; PostgreSQL cannot be downgraded in place, so it stays on "${currentVersion}"`);
     finalVersion = currentVersion;
   }
 
   const wantedMb = storageMbForGb(storageGB);
-  const emittedMb = read.num(was.storageMb);
-  if (emittedMb !== undefined && wantedMb < emittedMb) {
+  if (created && emittedMb !== undefined && wantedMb < emittedMb) {
     refuse(`spec.storageGB: ${storageGB} is less than the server's ${storageGbForMb(emittedMb)}; storage can only grow, so it stays at ${storageGbForMb(emittedMb)}`);
   }
   // Auto-grow can enlarge the disk behind our back; never ask for less than Azure has.
-  const storageMb = Math.max(wantedMb, emittedMb ?? 0, read.num(server.atProvider.storageMb) ?? 0);
+  const storageMb = created ? Math.max(wantedMb, emittedMb ?? 0, read.num(server.atProvider.storageMb) ?? 0) : wantedMb;
 
   let haMode: ServerPlan["highAvailabilityMode"] = spec.highAvailability ? policy.highAvailability.mode : undefined;
   const observedHa = read.str(read.obj(was.highAvailability).mode);
-  if (haMode !== undefined && observedHa !== undefined && observedHa !== haMode) {
+  if (created && haMode !== undefined && observedHa !== undefined && observedHa !== haMode) {
     refuse(`policy highAvailability.mode: the server runs ${observedHa}; Azure cannot switch to ${haMode} directly (disable high availability, then enable it), so it stays ${observedHa}`);
     haMode = observedHa as ServerPlan["highAvailabilityMode"];
+  }
+
+  // Crossplane keeps a composed resource's name once it exists, so a new connectionSecretName would only make the
+  // server reference a Secret that never appears.
+  const secret = observed(req, KEY.secret);
+  const wantedSecretName = spec.connectionSecretName ?? `${xr.metadata.name}-db`;
+  const observedSecretName = read.str(read.obj(secret.resource.metadata).name);
+  let secretName = wantedSecretName;
+  if (observedSecretName !== undefined && observedSecretName !== wantedSecretName) {
+    refuse(`spec.connectionSecretName: the connection Secret is ${JSON.stringify(observedSecretName)}, not ${JSON.stringify(wantedSecretName)}; Crossplane cannot rename a composed resource, so it stays`);
+    secretName = observedSecretName;
   }
 
   const plan: ServerPlan = {
@@ -136,13 +158,13 @@ export function runDatabase(req: RunFunctionRequest, deps: DatabaseDeps = DEFAUL
     tags: tagSet.value,
     providerConfigRef: policy.providerConfigRef,
     protectFromDeletion: policy.protectFromDeletion,
-    secretName: spec.connectionSecretName ?? `${xr.metadata.name}-db`,
+    secretName,
   };
 
   // Databases: removing one from the list would drop its data, so it is kept unless the policy allows deletion.
-  const databases = spec.databases ?? [defaultDatabaseName(xr.metadata.name)];
-  const existing = Object.keys(req.observed?.resources ?? {})
-    .map((k) => DATABASE_KEY.exec(k)?.[1])
+  const existing = Object.entries(req.observed?.resources ?? {})
+    .filter(([k, r]) => k.startsWith("database-") && r.resource?.kind === "FlexibleServerDatabase" && r.resource?.apiVersion === FLEXIBLE_SERVER_API)
+    .map(([, r]) => read.str(read.obj(read.obj(r.resource?.metadata).annotations)["crossplane.io/external-name"]))
     .filter((d): d is string => d !== undefined);
   const kept = policy.allowDatabaseDeletion ? [] : existing.filter((d) => !databases.includes(d));
   for (const d of kept) refuse(`spec.databases: "${d}" was removed from the list, but deleting a database deletes its data; the DBA policy does not allow it, so it stays`);
@@ -160,24 +182,37 @@ export function runDatabase(req: RunFunctionRequest, deps: DatabaseDeps = DEFAUL
     compose(KEY.database(d), `FlexibleServerDatabase ${d}`, flexibleServerDatabase(plan, d), isReady(observed(req, KEY.database(d))));
   }
   for (const [param, value] of Object.entries(policy.serverParameters).sort(([a], [b]) => (a < b ? -1 : 1))) {
-    const key = KEY.parameter(param.replaceAll("_", "-").replaceAll(".", "-"));
+    const key = KEY.parameter(param);
     compose(key, `FlexibleServerConfiguration ${param}`, flexibleServerConfiguration(plan, param, value), isReady(observed(req, key)));
   }
 
-  // The admin password is generated once and re-emitted from the observed Secret on every later call. If the
-  // Secret is missing while the server already exists in Azure, a new value would not match the server, so the
-  // Secret is left out (not regenerated) and the user is told how to recover.
-  const secret = observed(req, KEY.secret);
+  // The admin password is generated once and re-emitted from the observed Secret on every later call. When the
+  // server exists in Azure but no Secret is observed, the Secret is first looked up by name (Crossplane's cache can
+  // miss an object for a moment, and a Secret left out of desired state would be deleted). Only when it is really
+  // gone, or holds no password, is a new one generated: the provider then sets it on the server. That is a reset,
+  // and it is reported as one.
   let password = secretValue(secret, "password");
-  if (password === undefined && existsInAzure(server)) {
-    results.push(
-      result(
-        "Warning",
-        "ConnectionSecretMissing",
-        `the connection Secret ${plan.secretName} is missing while server ${plan.name} exists; the function will not invent a new admin password. Restore the Secret, or reset the admin password with a SecretRotation`,
-      ),
-    );
-  } else {
+  let requirements: RunFunctionResponse["requirements"] = undefined;
+  if (password === undefined && created) {
+    const lookup = req.requiredResources?.[KEY.secret];
+    if (!secret.exists && lookup === undefined) {
+      requirements = { extraResources: {}, schemas: {}, resources: { [KEY.secret]: { apiVersion: "v1", kind: "Secret", matchName: plan.secretName, namespace: plan.namespace } } };
+    } else {
+      const found = observedFrom(lookup?.items[0]?.resource);
+      password = secretValue(found, "password");
+      if (password === undefined) {
+        password = deps.newPassword(policy.passwordLength, plan.administratorLogin);
+        results.push(
+          result(
+            "Warning",
+            "AdminPasswordReset",
+            `the connection Secret ${plan.secretName} ${secret.exists || found.exists ? "holds no password" : "is gone"} while server ${plan.name} exists; a new admin password was generated and the provider sets it on the server`,
+          ),
+        );
+      }
+    }
+  }
+  if (requirements === undefined) {
     password ??= deps.newPassword(policy.passwordLength, plan.administratorLogin);
     const host = read.str(server.atProvider.fqdn) ?? `${plan.name}.postgres.database.azure.com`;
     const secretReady = secret.exists && secretValue(secret, "host") !== undefined;
@@ -188,7 +223,7 @@ export function runDatabase(req: RunFunctionRequest, deps: DatabaseDeps = DEFAUL
   }
 
   const waiting = track.filter(({ key }) => desired[key]?.ready !== Ready.READY_TRUE).map(({ key, label }) => `${label}: ${describeWait(observed(req, key))}`);
-  const missingSecret = desired[KEY.secret] === undefined;
+  const missingSecret = requirements !== undefined;
   const ready = waiting.length === 0 && !missingSecret;
 
   const priorResources = req.desired?.resources ?? {};
@@ -214,12 +249,12 @@ export function runDatabase(req: RunFunctionRequest, deps: DatabaseDeps = DEFAUL
     conditions: [
       ready
         ? condition("DatabaseReady", true, "Available", `server ${plan.name} and ${allDatabases.length} database(s) are ready; connect with Secret ${plan.secretName}`)
-        : condition("DatabaseReady", false, missingSecret ? "ConnectionSecretMissing" : "Creating", missingSecret ? `connection Secret ${plan.secretName} is missing` : `waiting for ${waiting.join("; ")}`),
+        : condition("DatabaseReady", false, missingSecret ? "ConnectionSecretMissing" : "Creating", missingSecret ? `looking up connection Secret ${plan.secretName}` : `waiting for ${waiting.join("; ")}`),
       refused.length === 0
         ? condition("ChangesApplied", true, "Applied", "the Database spec and the DBA policy are applied")
         : condition("ChangesApplied", false, "ChangeRefused", refused.map((r) => r.message).join("; ")),
     ],
-    requirements: undefined,
+    requirements,
     context: req.context,
   };
 }

@@ -30,7 +30,11 @@ export interface Observed {
 }
 
 export function observed(req: RunFunctionRequest, key: string): Observed {
-  const resource = obj(req.observed?.resources[key]?.resource);
+  return observedFrom(req.observed?.resources?.[key]?.resource);
+}
+
+export function observedFrom(raw: unknown): Observed {
+  const resource = obj(raw);
   const meta = obj(resource.metadata);
   const spec = obj(resource.spec);
   const status = obj(resource.status);
@@ -56,9 +60,13 @@ function bool(v: unknown): boolean | undefined {
 
 export const read = { str, num, obj, bool };
 
-/** The server exists in Azure once the provider recorded its id or a successful create. */
+/** The server exists in Azure (or may, while a create is in flight) once the provider recorded an id or a create. */
 export function existsInAzure(server: Observed): boolean {
-  return str(server.atProvider.id) !== undefined || str(server.annotations["crossplane.io/external-create-succeeded"]) !== undefined;
+  return (
+    str(server.atProvider.id) !== undefined ||
+    str(server.annotations["crossplane.io/external-create-succeeded"]) !== undefined ||
+    str(server.annotations["crossplane.io/external-create-pending"]) !== undefined
+  );
 }
 
 export function secretValue(secret: Observed, key: string): string | undefined {

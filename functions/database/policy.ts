@@ -8,6 +8,7 @@ import {
   SKU_PATTERN,
   STORAGE_GB,
   TAG_LIMITS,
+  isBurstable,
   loginProblem,
 } from "./azure.ts";
 
@@ -69,9 +70,13 @@ export const DatabasePolicy = z
           .min(1)
           .refine((p) => !/\{(?!(team|name|namespace|environment|location|hash)\})[^}]*\}/.test(p), {
             message: "uses an unknown token; known tokens are {team} {name} {namespace} {environment} {location} {hash}",
+          })
+          // spec.team is whatever the engineer writes: without the namespace, two namespaces could name the same server.
+          .refine((p) => p.includes("{hash}") || p.includes("{namespace}"), {
+            message: "must contain {hash} or {namespace}, so Databases in different namespaces can never share a server",
           }),
       })
-      .default({ serverName: "pg-{team}-{name}-{environment}" }),
+      .default({ serverName: "pg-{team}-{name}-{environment}-{hash}" }),
     administratorLogin: z
       .string()
       .regex(/^[a-z_][a-z0-9_]{0,62}$/, "must be a lowercase PostgreSQL identifier of at most 63 characters")
@@ -151,7 +156,7 @@ export const DatabasePolicy = z
       const entry = p.sizes[size];
       if (entry === undefined) {
         ctx.addIssue({ code: "custom", path: ["highAvailability", "allowedSizes"], message: `size ${size} is not defined in sizes` });
-      } else if (entry.skuName.startsWith("B_")) {
+      } else if (isBurstable(entry.skuName)) {
         ctx.addIssue({
           code: "custom",
           path: ["highAvailability", "allowedSizes"],

@@ -49,7 +49,7 @@ describe("crossplane render of examples/database", () => {
       kind: "Database",
       metadata: { name: "orders", namespace: "team-payments" },
       status: {
-        serverName: "pg-payments-orders-prod",
+        serverName: "pg-payments-orders-prod-edfe87",
         connectionSecretName: "orders-db",
         version: "16",
         storageGB: 128,
@@ -59,7 +59,7 @@ describe("crossplane render of examples/database", () => {
             status: "False",
             reason: "Creating",
             message:
-              "waiting for FlexibleServer pg-payments-orders-prod: not created yet; FlexibleServerDatabase orders: not created yet; FlexibleServerDatabase orders_audit: not created yet; " +
+              "waiting for FlexibleServer pg-payments-orders-prod-edfe87: not created yet; FlexibleServerDatabase orders: not created yet; FlexibleServerDatabase orders_audit: not created yet; " +
               "FlexibleServerConfiguration log_min_duration_statement: not created yet; FlexibleServerConfiguration require_secure_transport: not created yet; Secret orders-db: not created yet",
           },
           { type: "ChangesApplied", status: "True", reason: "Applied", message: "the Database spec and the DBA policy are applied" },
@@ -70,8 +70,8 @@ describe("crossplane render of examples/database", () => {
       "Secret/connection-secret",
       "FlexibleServerDatabase/database-orders",
       "FlexibleServerDatabase/database-orders_audit",
-      "FlexibleServerConfiguration/parameter-log-min-duration-statement",
-      "FlexibleServerConfiguration/parameter-require-secure-transport",
+      "FlexibleServerConfiguration/parameter-log_min_duration_statement",
+      "FlexibleServerConfiguration/parameter-require_secure_transport",
       "FlexibleServer/server",
     ]);
     const azure = azureValidator();
@@ -89,8 +89,8 @@ describe("crossplane render of examples/database", () => {
   it("day-two render from examples/database/observed.yaml changes nothing and explains what is not ready", async () => {
     const [xr, ...composed] = await renderCli("-o", "examples/database/observed.yaml", "-r");
     expect(xr?.status).toEqual({
-      serverName: "pg-payments-orders-prod",
-      fqdn: "pg-payments-orders-prod.postgres.database.azure.com",
+      serverName: "pg-payments-orders-prod-edfe87",
+      fqdn: "pg-payments-orders-prod-edfe87.postgres.database.azure.com",
       connectionSecretName: "orders-db",
       version: "16",
       storageGB: 128,

@@ -56,7 +56,7 @@ describe("function server with mutual TLS", () => {
     const password = Buffer.from(secret.data.password ?? "", "base64").toString();
     expect(password).toMatch(/^[A-Za-z0-9\-_.~!*+=^]{32}$/);
     const b64 = (s: string) => Buffer.from(s).toString("base64");
-    const host = "pg-payments-orders-prod.postgres.database.azure.com";
+    const host = "pg-payments-orders-prod-edfe87.postgres.database.azure.com";
     const labels = { "azplatform.io/team": "payments" };
     const envelope = { managementPolicies: ["Observe", "Create", "Update"], providerConfigRef: { kind: "ClusterProviderConfig", name: "default" } };
     const child = (externalName: string | undefined, forProvider: JsonObject, kind: string) => ({
@@ -69,7 +69,7 @@ describe("function server with mutual TLS", () => {
       ready: "READY_FALSE",
     });
     const waiting = [
-      "FlexibleServer pg-payments-orders-prod",
+      "FlexibleServer pg-payments-orders-prod-edfe87",
       "FlexibleServerDatabase orders",
       "FlexibleServerDatabase orders_audit",
       "FlexibleServerConfiguration log_min_duration_statement",
@@ -79,13 +79,13 @@ describe("function server with mutual TLS", () => {
     expect(rsp).toEqual({
       meta: { tag: "e2e", ttl: { seconds: 60, nanos: 0 } },
       desired: {
-        composite: { resource: { status: { serverName: "pg-payments-orders-prod", connectionSecretName: "orders-db", version: "16", storageGB: 128 } } },
+        composite: { resource: { status: { serverName: "pg-payments-orders-prod-edfe87", connectionSecretName: "orders-db", version: "16", storageGB: 128 } } },
         resources: {
           server: {
             resource: {
               apiVersion: "dbforpostgresql.azure.m.upbound.io/v1beta1",
               kind: "FlexibleServer",
-              metadata: { namespace: "team-payments", labels, annotations: { "crossplane.io/external-name": "pg-payments-orders-prod" } },
+              metadata: { namespace: "team-payments", labels, annotations: { "crossplane.io/external-name": "pg-payments-orders-prod-edfe87" } },
               spec: {
                 ...envelope,
                 initProvider: { zone: "1" },
@@ -114,8 +114,8 @@ describe("function server with mutual TLS", () => {
           },
           "database-orders": child("orders", { charset: "UTF8", collation: "en_US.utf8" }, "FlexibleServerDatabase"),
           "database-orders_audit": child("orders_audit", { charset: "UTF8", collation: "en_US.utf8" }, "FlexibleServerDatabase"),
-          "parameter-log-min-duration-statement": child(undefined, { name: "log_min_duration_statement", value: "2000" }, "FlexibleServerConfiguration"),
-          "parameter-require-secure-transport": child(undefined, { name: "require_secure_transport", value: "on" }, "FlexibleServerConfiguration"),
+          "parameter-log_min_duration_statement": child(undefined, { name: "log_min_duration_statement", value: "2000" }, "FlexibleServerConfiguration"),
+          "parameter-require_secure_transport": child(undefined, { name: "require_secure_transport", value: "on" }, "FlexibleServerConfiguration"),
           "connection-secret": {
             resource: {
               apiVersion: "v1",
