@@ -234,12 +234,13 @@ async function promote(input: EngineInput, s: RotationState): Promise<void> {
 
 /** Rewrites a value that embeds the credential (a connection URI) for the new one; already-new values stay. */
 function replaceCredential(v: string, s: RotationState, pending: string): string {
+  // In a URI the credential is percent-encoded; elsewhere (a DSN, a JDBC property string) it is verbatim.
+  const uri = /^[a-z][a-z0-9+.-]*:\/\//i.test(v);
+  const enc = (x: string) => (uri ? encodeURIComponent(x) : x);
   let out = v;
-  if (s.current !== undefined && s.current !== "") {
-    out = out.split(s.current).join(pending).split(encodeURIComponent(s.current)).join(encodeURIComponent(pending));
-  }
-  if (s.currentUser !== undefined && s.pendingUser !== undefined && s.currentUser !== s.pendingUser) {
-    out = out.replace(`//${encodeURIComponent(s.currentUser)}:`, `//${encodeURIComponent(s.pendingUser)}:`);
+  if (s.current !== undefined && s.current !== "") out = out.split(enc(s.current)).join(enc(pending));
+  if (uri && s.currentUser !== undefined && s.pendingUser !== undefined && s.currentUser !== s.pendingUser) {
+    out = out.replace(`//${enc(s.currentUser)}:`, `//${enc(s.pendingUser)}:`);
   }
   return out;
 }
