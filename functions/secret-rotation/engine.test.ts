@@ -45,7 +45,7 @@ function spec(strategy: "single" | "alternating" = "single") {
 let counter = 0;
 const generate = () => `new-Pass${++counter}!`;
 
-function run(w: World, o: { strategy?: "single" | "alternating"; clock?: Partial<Clock> } = {}): Promise<Outcome> {
+function run(w: World, o: { strategy?: "single" | "alternating"; clock?: Partial<Clock>; stepTimeoutMs?: number } = {}): Promise<Outcome> {
   return runRotation({
     name: "orders-db-password",
     spec: spec(o.strategy),
@@ -53,6 +53,7 @@ function run(w: World, o: { strategy?: "single" | "alternating"; clock?: Partial
     ports: memoryPorts(w),
     postgresAdmin: undefined,
     generate,
+    ...(o.stepTimeoutMs !== undefined ? { stepTimeoutMs: o.stepTimeoutMs } : {}),
   });
 }
 
@@ -71,8 +72,8 @@ describe("a whole rotation", () => {
       "alter role orders_app v1",
       "replace orders-db-password-rotation-state Set",
       "replace orders-db-password-rotation-state Tested",
-      "apply orders-db password,uri",
       "kv set orders-db-password 1",
+      "apply orders-db password,uri",
       "replace orders-db-password-rotation-state Promoted",
       "roll api v1",
       "replace orders-db-password-rotation-state Idle",
@@ -221,6 +222,14 @@ describe("failures", () => {
     const out = await run(w);
     expect(out).toMatchObject({ kind: "Failed", message: "Set failed: syntax error near '[REDACTED]' (was [REDACTED])" });
     expect(JSON.stringify(stateOf(w)?.annotations)).not.toContain("Pass1");
+  });
+
+  it("a hung service cannot hold a call for ever: the step fails at its deadline and nothing changed", async () => {
+    const w = world();
+    w.failing.set("kv.latestTags", "hang");
+    expect(await run(w, { stepTimeoutMs: 50 })).toMatchObject({ kind: "Failed", message: "Pending failed: reaching Key Vault kv-payments did not finish within 0.05 s" });
+    expect(w.mutations).toEqual(["create orders-db-password-rotation-state"]);
+    expect(app(w).password).toBe("old-Pass1!");
   });
 
   it("a stale duplicate can never set an older version over a newer one", async () => {

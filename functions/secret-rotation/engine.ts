@@ -15,6 +15,8 @@ export interface EngineInput {
   /** From the step's credentials, when the policy names one; otherwise postgresRole.adminSecretRef is read. */
   postgresAdmin: PostgresConnection | undefined;
   generate: (avoid: string[]) => string;
+  /** Per-step deadline; STEP_TIMEOUT_MS unless a test shortens it. */
+  stepTimeoutMs?: number;
 }
 
 export type Outcome =
@@ -26,9 +28,23 @@ export type Outcome =
 class WaitError extends Error {}
 
 const MAX_STEPS = 12;
+/**
+ * No step may hang a call for ever: the Azure identity library does not pass abort signals to its token request,
+ * so every step runs under its own deadline. A step cut off here is retried from its saved phase.
+ */
+export const STEP_TIMEOUT_MS = 90_000;
+
+function withDeadline<T>(what: string, p: Promise<T>, ms: number): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const deadline = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`${what} did not finish within ${ms / 1000} s`)), ms);
+  });
+  return Promise.race([p, deadline]).finally(() => clearTimeout(timer));
+}
 
 export async function runRotation(input: EngineInput): Promise<Outcome> {
   const { spec, clock, ports } = input;
+  const deadline = <T>(what: string, p: Promise<T>) => withDeadline(what, p, input.stepTimeoutMs ?? STEP_TIMEOUT_MS);
   const k8s = ports.kubernetes;
   const stateName = stateSecretName(input.name);
   const secrets = [input.postgresAdmin?.password];
@@ -61,6 +77,9 @@ export async function runRotation(input: EngineInput): Promise<Outcome> {
       let next: RotationState;
       switch (step.kind) {
         case "Begin": {
+          // Reach Key Vault before anything changes: a wrong credential or vault fails here, with nothing to undo.
+          const kv = spec.targets.keyVault;
+          if (kv !== undefined) await deadline(`reaching Key Vault ${kv.vaultName}`, ports.keyVault.latestTags(kv.vaultName, kv.secretName));
           const app = await adopt(input);
           const role = spec.targets.postgresRole;
           // What apps read now is the truth about the current value, whatever the state remembers.
@@ -73,15 +92,15 @@ export async function runRotation(input: EngineInput): Promise<Outcome> {
           break;
         }
         case "Set":
-          await setTargets(input, state);
+          await deadline("setting the new value on the targets", setTargets(input, state));
           next = advanced(state, "Set");
           break;
         case "Test":
-          await testTargets(input, state);
+          await deadline("testing the new value", testTargets(input, state));
           next = advanced(state, "Tested");
           break;
         case "Promote":
-          await promote(input, state);
+          await deadline("promoting the new value", promote(input, state));
           next = promoted(state, clock.now);
           rotated = true;
           break;
@@ -138,7 +157,10 @@ async function adopt(input: EngineInput): Promise<SecretView | undefined> {
   const contested = () => keys.flatMap((k) => (app.otherOwners[k] ?? []).map((m) => `${m} (data.${k})`));
   if (by === name && contested().length === 0) return app;
   const data = Object.fromEntries(keys.filter((k) => app.data[k] !== undefined).map((k) => [k, app.data[k] ?? ""]));
-  const after = await k8s.applySecret(spec.secretRef.name, data, { [A.rotatedBy]: name, [A.ownedKeys]: keys.join(",") });
+  // Server-side apply removes what this manager applied before and omits now, so the version mark is re-applied.
+  const version = app.annotations[A.version];
+  const marks = { [A.rotatedBy]: name, [A.ownedKeys]: keys.join(","), ...(version !== undefined ? { [A.version]: version } : {}) };
+  const after = await k8s.applySecret(spec.secretRef.name, data, marks);
   const still = keys.flatMap((k) => (after.otherOwners[k] ?? []).map((m) => `${m} (data.${k})`));
   if (still.length > 0) {
     throw new WaitError(
@@ -217,11 +239,8 @@ async function promote(input: EngineInput, s: RotationState): Promise<void> {
     if (k === spec.secretRef.key || k === "username" || v === undefined) continue;
     data[k] = replaceCredential(v, s, pending);
   }
-  await k8s.applySecret(spec.secretRef.name, data, {
-    [A.rotatedBy]: name,
-    [A.ownedKeys]: s.ownedKeys.join(","),
-    [A.version]: String(s.version + 1),
-  });
+  // Key Vault first: if it fails, apps have not switched yet; if the Secret then fails, the retry finds the
+  // version already tagged with this rotation and does not write a second one.
   const kv = spec.targets.keyVault;
   if (kv !== undefined) {
     const tags = { "rotation-id": s.rotationId ?? "", "rotation-version": String(s.version + 1), "managed-by": "azplatform.io" };
@@ -230,6 +249,11 @@ async function promote(input: EngineInput, s: RotationState): Promise<void> {
       await input.ports.keyVault.setSecret(kv.vaultName, kv.secretName, pending, tags);
     }
   }
+  await k8s.applySecret(spec.secretRef.name, data, {
+    [A.rotatedBy]: name,
+    [A.ownedKeys]: s.ownedKeys.join(","),
+    [A.version]: String(s.version + 1),
+  });
 }
 
 /** Rewrites a value that embeds the credential (a connection URI) for the new one; already-new values stay. */

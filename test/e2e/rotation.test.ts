@@ -255,4 +255,35 @@ describe("SecretRotation over gRPC with real PostgreSQL, Kubernetes, Key Vault a
     expect(rsp.results?.[0]?.message).toMatch(/^Set failed: cannot connect to PostgreSQL at 127\.0\.0\.1:1 to set the password of role "orders_app": ECONNREFUSED; the apps keep version 0, retrying at .* \(attempt 1\)$/);
     expect(data(NS, "broken-db")).toEqual(before);
   });
+
+  it("an ARM error fails the admin rotation before anything is promoted; the next attempt uses the same pending value", async () => {
+    const adminSpec = {
+      secretRef: { name: "orders-db", key: "password" },
+      targets: { flexibleServerAdmin: { serverName: SERVER, resourceGroupName: "rg-data-prod" }, keyVault: { vaultName: "kv-payments", secretName: "orders-db-admin" } },
+    };
+    const before = data(NS, "orders-db");
+    azure.failNext({ service: "arm", method: "PATCH", status: 409, code: "ServerBusy", message: "Another operation is in progress on server" });
+    const rsp = await call(xr("orders-admin-password", adminSpec, undefined, { "azplatform.io/rotate-now": "arm-1" }));
+    expect((rsp.desired?.composite?.resource as JsonObject).status).toMatchObject({ phase: "Failed", currentVersion: 1 });
+    expect(rsp.results?.[0]?.message).toMatch(/^Set failed: Azure Resource Manager: cannot set the admin password of rg-data-prod\/pg-payments-orders-prod-edfe87: HTTP 409 ServerBusy/);
+    expect(data(NS, "orders-db")).toEqual(before);
+    expect(await pg.canLogin("pgadmin", before.password ?? "")).toBe(true);
+    expect(azure.vault("kv-payments").versions("orders-db-admin")).toHaveLength(1);
+  });
+
+  it("a wrong Azure client secret fails in plain words and touches nothing", async () => {
+    kube.put(secret(NS, "kv-only", { password: "kv-Old-Passw0rd" }));
+    const spec = { secretRef: { name: "kv-only", key: "password" }, targets: { keyVault: { vaultName: "kv-payments", secretName: "kv-only" } } };
+    const req: PlainRequest = {
+      meta: { tag: "e2e-rotation" },
+      observed: { composite: { resource: xr("kv-only", spec) } },
+      input: policy,
+      credentials: { azure: { credentialData: { data: { clientId: Buffer.from(azure.clientId), clientSecret: Buffer.from("wrong"), tenantId: Buffer.from(azure.tenantId) } } } },
+    };
+    const rsp = await client.runFunction(req, { deadlineMs: 60_000 });
+    expect((rsp.desired?.composite?.resource as JsonObject).status).toMatchObject({ phase: "Failed" });
+    expect(rsp.results?.[0]?.message).toMatch(/^Pending failed: Key Vault kv-payments: cannot read secret kv-only: .*(invalid_client|AADSTS7000215|authentication)/i);
+    expect(rsp.results?.[0]?.message).not.toContain("wrong");
+    expect(data(NS, "kv-only").password).toBe("kv-Old-Passw0rd");
+  });
 });

@@ -58,11 +58,12 @@ function view(s: StoredSecret, self: string): SecretView {
 
 /** Ports over a world. `manager` is the field manager the Kubernetes port applies as. */
 export function memoryPorts(w: World, manager = ROTATION_MANAGER): Ports {
-  const call = (name: string) => {
+  const call = (name: string): Promise<never> | undefined => {
     // After a crash the process is gone: nothing it would still do reaches the world.
     if (w.crashed) throw new Crash("the process has crashed");
     w.calls.push(name);
     const failure = w.failing.get(name);
+    if (failure === "hang") return new Promise<never>(() => undefined);
     if (failure !== undefined) throw new Error(failure);
   };
   const mutated = (what: string) => {
@@ -158,7 +159,7 @@ export function memoryPorts(w: World, manager = ROTATION_MANAGER): Ports {
     },
     keyVault: {
       async latestTags(vault, name) {
-        call("kv.latestTags");
+        await call("kv.latestTags");
         return w.vault.filter((v) => v.name === `${vault}/${name}`).at(-1)?.tags;
       },
       async setSecret(vault, name, value, tags) {
