@@ -75,44 +75,51 @@ function xrd(): Schema {
       message: "connectionSecretName cannot change once set",
     },
   ];
+  return namespacedXrd({
+    kind: "Database",
+    plural: "databases",
+    composition: "database-postgres",
+    description: "A Database is an Azure Database for PostgreSQL Flexible Server for one team, provisioned under the DBA team's policy.",
+    columns: [
+      { name: "TEAM", type: "string", jsonPath: ".spec.team" },
+      { name: "SIZE", type: "string", jsonPath: ".spec.size" },
+      { name: "SERVER", type: "string", jsonPath: ".status.serverName" },
+      { name: "SECRET", type: "string", jsonPath: ".status.connectionSecretName" },
+      { name: "READY", type: "string", jsonPath: '.status.conditions[?(@.type=="Ready")].status' },
+    ],
+    spec,
+    status: {
+      serverName: { type: "string", description: "Azure name of the Flexible Server." },
+      fqdn: { type: "string", description: "Host name apps connect to (private DNS)." },
+      connectionSecretName: { type: "string", description: "Secret with the connection details." },
+      version: { type: "string", description: "PostgreSQL major version the server runs or is moving to." },
+      storageGB: { type: "integer", description: "Storage the server has or is growing to." },
+    },
+  });
+}
+
+/** A namespaced azplatform.io v1alpha1 XRD: the envelope both XR kinds share. */
+function namespacedXrd(o: { kind: string; plural: string; composition: string; description: string; columns: Schema[]; spec: Schema; status: Record<string, Schema> }): Schema {
   return {
     apiVersion: "apiextensions.crossplane.io/v2",
     kind: "CompositeResourceDefinition",
-    metadata: { name: "databases.azplatform.io" },
+    metadata: { name: `${o.plural}.azplatform.io` },
     spec: {
       group: "azplatform.io",
       scope: "Namespaced",
-      names: { kind: "Database", plural: "databases", categories: ["crossplane", "azplatform"] },
-      defaultCompositionRef: { name: "database-postgres" },
+      names: { kind: o.kind, plural: o.plural, categories: ["crossplane", "azplatform"] },
+      defaultCompositionRef: { name: o.composition },
       versions: [
         {
           name: "v1alpha1",
           served: true,
           referenceable: true,
-          additionalPrinterColumns: [
-            { name: "TEAM", type: "string", jsonPath: ".spec.team" },
-            { name: "SIZE", type: "string", jsonPath: ".spec.size" },
-            { name: "SERVER", type: "string", jsonPath: ".status.serverName" },
-            { name: "SECRET", type: "string", jsonPath: ".status.connectionSecretName" },
-            { name: "READY", type: "string", jsonPath: '.status.conditions[?(@.type=="Ready")].status' },
-          ],
+          additionalPrinterColumns: o.columns,
           schema: {
             openAPIV3Schema: {
               type: "object",
-              description: "A Database is an Azure Database for PostgreSQL Flexible Server for one team, provisioned under the DBA team's policy.",
-              properties: {
-                spec,
-                status: {
-                  type: "object",
-                  properties: {
-                    serverName: { type: "string", description: "Azure name of the Flexible Server." },
-                    fqdn: { type: "string", description: "Host name apps connect to (private DNS)." },
-                    connectionSecretName: { type: "string", description: "Secret with the connection details." },
-                    version: { type: "string", description: "PostgreSQL major version the server runs or is moving to." },
-                    storageGB: { type: "integer", description: "Storage the server has or is growing to." },
-                  },
-                },
-              },
+              description: o.description,
+              properties: { spec: o.spec, status: { type: "object", properties: o.status } },
               required: ["spec"],
             },
           },
@@ -135,54 +142,30 @@ function rotationXrd(): Schema {
       { rule: "self == 'auto' || self == 'none' || (type(self) == map && has(self.selector) && has(self.selector.matchLabels))", message: "consumers must be auto, none or {selector: {matchLabels: {...}}}" },
     ],
   };
-  return {
-    apiVersion: "apiextensions.crossplane.io/v2",
-    kind: "CompositeResourceDefinition",
-    metadata: { name: "secretrotations.azplatform.io" },
-    spec: {
-      group: "azplatform.io",
-      scope: "Namespaced",
-      names: { kind: "SecretRotation", plural: "secretrotations", categories: ["crossplane", "azplatform"] },
-      defaultCompositionRef: { name: "secret-rotation" },
-      versions: [
-        {
-          name: "v1alpha1",
-          served: true,
-          referenceable: true,
-          additionalPrinterColumns: [
-            { name: "SECRET", type: "string", jsonPath: ".spec.secretRef.name" },
-            { name: "PHASE", type: "string", jsonPath: ".status.phase" },
-            { name: "VERSION", type: "integer", jsonPath: ".status.currentVersion" },
-            { name: "LAST", type: "date", jsonPath: ".status.lastRotatedAt" },
-            { name: "NEXT", type: "date", jsonPath: ".status.nextRotationAt" },
-          ],
-          schema: {
-            openAPIV3Schema: {
-              type: "object",
-              description:
-                "A SecretRotation rotates one secret value on a schedule and on demand (annotation azplatform.io/rotate-now), updating PostgreSQL, the Flexible Server admin password or Key Vault, then the Secret apps read, then rolling the Deployments that read it.",
-              properties: {
-                spec: { ...spec, "x-kubernetes-validations": [{ rule: "has(self.rotateEvery) != has(self.schedule)", message: "set exactly one of rotateEvery or schedule" }] },
-                status: {
-                  type: "object",
-                  properties: {
-                    phase: { type: "string", description: "Idle, Waiting (for a hand-over), or Failed (retrying)." },
-                    currentVersion: { type: "integer", description: "Version of the value apps read (never the value)." },
-                    lastRotatedAt: { type: "string", format: "date-time" },
-                    nextRotationAt: { type: "string", format: "date-time" },
-                    retryAt: { type: "string", format: "date-time", description: "When a failed rotation is retried." },
-                    handledTrigger: { type: "string", description: "The last azplatform.io/rotate-now value acted on." },
-                    schedule: { type: "string", description: "The schedule nextRotationAt was computed from." },
-                  },
-                },
-              },
-              required: ["spec"],
-            },
-          },
-        },
-      ],
+  return namespacedXrd({
+    kind: "SecretRotation",
+    plural: "secretrotations",
+    composition: "secret-rotation",
+    description:
+      "A SecretRotation rotates one secret value on a schedule and on demand (annotation azplatform.io/rotate-now), updating PostgreSQL, the Flexible Server admin password or Key Vault, then the Secret apps read, then rolling the Deployments that read it.",
+    columns: [
+      { name: "SECRET", type: "string", jsonPath: ".spec.secretRef.name" },
+      { name: "PHASE", type: "string", jsonPath: ".status.phase" },
+      { name: "VERSION", type: "integer", jsonPath: ".status.currentVersion" },
+      { name: "LAST", type: "date", jsonPath: ".status.lastRotatedAt" },
+      { name: "NEXT", type: "date", jsonPath: ".status.nextRotationAt" },
+    ],
+    spec: { ...spec, "x-kubernetes-validations": [{ rule: "has(self.rotateEvery) != has(self.schedule)", message: "set exactly one of rotateEvery or schedule" }] },
+    status: {
+      phase: { type: "string", description: "Idle, Waiting (for a hand-over), or Failed (retrying)." },
+      currentVersion: { type: "integer", description: "Version of the value apps read (never the value)." },
+      lastRotatedAt: { type: "string", format: "date-time" },
+      nextRotationAt: { type: "string", format: "date-time" },
+      retryAt: { type: "string", format: "date-time", description: "When a failed rotation is retried." },
+      handledTrigger: { type: "string", description: "The last azplatform.io/rotate-now value acted on." },
+      schedule: { type: "string", description: "The schedule nextRotationAt was computed from." },
     },
-  };
+  });
 }
 
 export const generated: Record<string, Schema> = {

@@ -35,10 +35,13 @@ const MAX_TTL_S = 24 * 3600;
 
 type Credentials = RunFunctionRequest["credentials"];
 
-function credentialData(credentials: Credentials, name: string): Record<string, string> | undefined {
-  const data = credentials[name]?.credentialData?.data;
-  if (data === undefined) return undefined;
-  return Object.fromEntries(Object.entries(data).map(([k, v]) => [k, Buffer.from(v).toString("utf8")]));
+/** The decoded data of a step credential with the keys it needs, or a message that says what is missing. */
+function stepCredential(credentials: Credentials, name: string, policyField: string, required: string[]): Record<string, string> | string {
+  const raw = credentials[name]?.credentialData?.data;
+  if (raw === undefined) return `the pipeline step has no credential "${name}" (policy credentials.${policyField}); add it to the step's credentials`;
+  const d = Object.fromEntries(Object.entries(raw).map(([k, v]) => [k, Buffer.from(v).toString("utf8")]));
+  const missing = required.filter((k) => !d[k]);
+  return missing.length > 0 ? `the credential "${name}" has no ${missing.join(", ")}` : d;
 }
 
 export async function runSecretRotation(req: RunFunctionRequest, deps: RotationDeps): Promise<RunFunctionResponse> {
@@ -107,33 +110,15 @@ export async function runSecretRotation(req: RunFunctionRequest, deps: RotationD
     else if (policy.credentials.azure === undefined) {
       return fatalResponse(req, "MissingCredentials", "the policy names no Azure credential (credentials.azure or credentials.azureWorkloadIdentity), which Key Vault and Flexible Server targets need");
     } else {
-      const d = credentialData(req.credentials, policy.credentials.azure);
-      const missing = ["clientId", "clientSecret", "tenantId"].filter((k) => !d?.[k]);
-      if (d === undefined || missing.length > 0) {
-        return fatalResponse(
-          req,
-          "MissingCredentials",
-          d === undefined
-            ? `the pipeline step has no credential "${policy.credentials.azure}" (policy credentials.azure); add it to the step's credentials`
-            : `the credential "${policy.credentials.azure}" has no ${missing.join(", ")}`,
-        );
-      }
+      const d = stepCredential(req.credentials, policy.credentials.azure, "azure", ["clientId", "clientSecret", "tenantId"]);
+      if (typeof d === "string") return fatalResponse(req, "MissingCredentials", d);
       azure = { kind: "clientSecret", tenantId: d.tenantId, clientId: d.clientId, clientSecret: d.clientSecret };
     }
   }
   let postgresAdmin: PostgresConnection | undefined;
   if (role !== undefined && policy.credentials.postgresAdmin !== undefined) {
-    const d = credentialData(req.credentials, policy.credentials.postgresAdmin);
-    const missing = ["host", "username", "password"].filter((k) => !d?.[k]);
-    if (d === undefined || missing.length > 0) {
-      return fatalResponse(
-        req,
-        "MissingCredentials",
-        d === undefined
-          ? `the pipeline step has no credential "${policy.credentials.postgresAdmin}" (policy credentials.postgresAdmin); add it to the step's credentials`
-          : `the credential "${policy.credentials.postgresAdmin}" has no ${missing.join(", ")}`,
-      );
-    }
+    const d = stepCredential(req.credentials, policy.credentials.postgresAdmin, "postgresAdmin", ["host", "username", "password"]);
+    if (typeof d === "string") return fatalResponse(req, "MissingCredentials", d);
     postgresAdmin = { host: d.host ?? "", port: Number(d.port ?? 5432), database: d.database || "postgres", user: d.username ?? "", password: d.password ?? "", sslmode: d.sslmode || "require" };
   }
 
