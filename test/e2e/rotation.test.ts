@@ -286,4 +286,43 @@ describe("SecretRotation over gRPC with real PostgreSQL, Kubernetes, Key Vault a
     expect(rsp.results?.[0]?.message).not.toContain("wrong");
     expect(data(NS, "kv-only").password).toBe("kv-Old-Passw0rd");
   });
+
+  it("the function process is killed right after Azure accepted the new admin password: a new process finishes with the same value", async () => {
+    await pg.query("CREATE ROLE crashadmin LOGIN CREATEROLE PASSWORD 'crash-Old-Passw0rd'");
+    kube.put(secret(NS, "crash-db", conn("crashadmin", "crash-Old-Passw0rd")));
+    const env = { KUBECONFIG: join(tmpdir(), `kubeconfig-${process.pid}`), NODE_EXTRA_CA_CERTS: azure.caFile, HTTPS_PROXY: azure.proxy.url, NO_PROXY: "127.0.0.1,localhost" };
+    const doomed = await startServer({ insecure: true, env });
+    const seen: string[] = [];
+    azure.addServer({
+      subscriptionId: SUB,
+      resourceGroup: "rg-data-prod",
+      name: "pg-payments-crash-0a1b2c",
+      onAdminPasswordChange: async (password: string) => {
+        seen.push(password);
+        await pg.query(`ALTER ROLE crashadmin PASSWORD '${password.replaceAll("'", "''")}'`);
+        if (seen.length === 1) doomed.process.kill("SIGKILL");
+      },
+    });
+    const spec = {
+      secretRef: { name: "crash-db", key: "password" },
+      targets: { flexibleServerAdmin: { serverName: "pg-payments-crash-0a1b2c", resourceGroupName: "rg-data-prod" }, keyVault: { vaultName: "kv-payments", secretName: "crash-admin" } },
+    };
+    const c1 = connect(doomed.address);
+    const lost = await c1.runFunction({ meta: { tag: "doomed" }, observed: { composite: { resource: xr("crash-password", spec) } }, input: policy, credentials: credentials() }, { deadlineMs: 30_000 }).then(
+      () => "answered",
+      () => "lost",
+    );
+    c1.close();
+    expect(lost).toBe("lost");
+    // The database now accepts only the new value, which exists nowhere but in the durable pending state.
+    expect(await pg.canLogin("crashadmin", "crash-Old-Passw0rd")).toBe(false);
+    expect(data(NS, "crash-db").password).toBe("crash-Old-Passw0rd");
+
+    const { status } = await reconcile("crash-password", spec);
+    expect(status).toMatchObject({ phase: "Idle", currentVersion: 1 });
+    const now = data(NS, "crash-db").password ?? "";
+    expect(seen.every((p) => p === now)).toBe(true);
+    expect(await pg.canLogin("crashadmin", now)).toBe(true);
+    expect(azure.vault("kv-payments").versions("crash-admin").map((v) => v.value)).toEqual([now]);
+  });
 });
