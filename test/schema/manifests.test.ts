@@ -220,10 +220,8 @@ for (const folder of folders) {
 }
 
 describe("crossplane.yaml", () => {
-  if (!fs.existsSync(layout.crossplaneYaml)) {
-    it.todo("crossplane.yaml (not written yet)");
-    return;
-  }
+  it("exists", () => expect(fs.existsSync(layout.crossplaneYaml)).toBe(true));
+  if (!fs.existsSync(layout.crossplaneYaml)) return;
   const rel = path.relative(layout.root, layout.crossplaneYaml);
   let manifests: Manifest[] = [];
   let error = "";
@@ -244,10 +242,7 @@ describe("crossplane.yaml", () => {
 });
 
 describe("package/input/ CRDs", () => {
-  if (inputCrdCases.length === 0) {
-    it.todo("package/input/*.yaml (not written yet)");
-    return;
-  }
+  it("holds at least one input CRD", () => expect(inputCrdCases.length).toBeGreaterThan(0));
   for (const c of inputCrdCases) {
     it(c.name, () => {
       expect(c.problems()).toEqual([]);
