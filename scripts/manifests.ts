@@ -162,6 +162,7 @@ function rotationXrd(): Schema {
       lastRotatedAt: { type: "string", format: "date-time" },
       nextRotationAt: { type: "string", format: "date-time" },
       retryAt: { type: "string", format: "date-time", description: "When a failed rotation is retried." },
+      lastError: { type: "string", description: "Why the last attempt failed, in plain words (never a value)." },
       handledTrigger: { type: "string", description: "The last azplatform.io/rotate-now value acted on." },
       schedule: { type: "string", description: "The schedule nextRotationAt was computed from." },
     },

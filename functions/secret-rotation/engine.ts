@@ -3,7 +3,7 @@
 // concurrent call for the same XR loses the compare-and-swap, reloads and continues with the winner's value.
 import { createHash } from "node:crypto";
 import { advanced, begun, failed, nextStep, pendingUserFor, promoted, rolled, type Clock } from "./protocol.ts";
-import { AuthenticationError, ConflictError, type PostgresConnection, type Ports, type SecretView } from "./ports.ts";
+import { AuthenticationError, ConflictError, type OwnerRef, type PostgresConnection, type Ports, type SecretView } from "./ports.ts";
 import { A, STATE_LABEL, emptyState, fromSecret, stateSecretName, toSecret, type RotationState } from "./state.ts";
 import type { RotationSpec } from "./xr.ts";
 
@@ -15,6 +15,8 @@ export interface EngineInput {
   /** From the step's credentials, when the policy names one; otherwise postgresRole.adminSecretRef is read. */
   postgresAdmin: PostgresConnection | undefined;
   generate: (avoid: string[]) => string;
+  /** Owner of the state Secret (the XR), when its uid is known. */
+  owner?: OwnerRef;
   /** Per-step deadline; STEP_TIMEOUT_MS unless a test shortens it. */
   stepTimeoutMs?: number;
 }
@@ -59,8 +61,8 @@ export async function runRotation(input: EngineInput): Promise<Outcome> {
     const labels = { [STATE_LABEL]: input.name };
     const view =
       next.resourceVersion === undefined
-        ? await k8s.createSecret(stateName, data, annotations, labels)
-        : await k8s.replaceSecret(stateName, next.resourceVersion, data, annotations, labels);
+        ? await k8s.createSecret(stateName, data, annotations, labels, input.owner)
+        : await k8s.replaceSecret(stateName, next.resourceVersion, data, annotations, labels, input.owner);
     return fromSecret(view);
   };
 

@@ -152,10 +152,18 @@ describe("SecretRotation RunFunction", () => {
     const message = 'Set failed: role "orders_app" does not exist; the apps keep version 0, retrying at 2026-11-24T12:00:30.000Z (attempt 1)';
     expect(rsp).toEqual(
       response(
-        { currentVersion: 0, schedule: "720h", phase: "Failed", retryAt: "2026-11-24T12:00:30.000Z" },
+        { currentVersion: 0, schedule: "720h", phase: "Failed", retryAt: "2026-11-24T12:00:30.000Z", lastError: message },
         { ttl: 30, ready: false, results: [res(Severity.SEVERITY_WARNING, "RotationFailed", message)], conditions: [cond(false, "RotationFailed", message)] },
       ),
     );
+  });
+
+  it("FailedRotationWaitingForItsRetryMakesZeroExternalCalls", async () => {
+    const seen: ConnectArgs[] = [];
+    const status = { phase: "Failed", currentVersion: 2, schedule: "720h", retryAt: "2026-11-24T12:05:00.000Z", lastError: "Set failed: boom; retrying" };
+    const rsp = await runSecretRotation(request({ xr: xr({}, { status }) }), deps(world(), seen));
+    expect(seen).toEqual([]);
+    expect(rsp).toEqual(response(status, { ttl: 300, ready: false, conditions: [cond(false, "RotationFailed", "Set failed: boom; retrying")] }));
   });
 
   it("PassesTheAzureCredentialFromTheStepCredentials", async () => {

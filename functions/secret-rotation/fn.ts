@@ -127,12 +127,12 @@ export async function runSecretRotation(req: RunFunctionRequest, deps: RotationD
   const st = xr.status;
 
   // Cheap path: the status says nothing is due and no new trigger arrived, so no Azure, Postgres or Kubernetes call.
-  const cheap =
-    st.phase === "Idle" &&
-    st.nextRotationAt !== undefined &&
-    now < new Date(st.nextRotationAt) &&
-    st.schedule === scheduleText &&
-    (trigger === undefined || trigger === "" || trigger === st.handledTrigger);
+  const noNewTrigger = trigger === undefined || trigger === "" || trigger === st.handledTrigger;
+  const cheap = st.phase === "Idle" && st.nextRotationAt !== undefined && now < new Date(st.nextRotationAt) && st.schedule === scheduleText && noNewTrigger;
+  // A failed rotation waiting for its retry time is just as cheap: nothing can happen before then.
+  if (st.phase === "Failed" && st.retryAt !== undefined && now < new Date(st.retryAt) && st.schedule === scheduleText && noNewTrigger) {
+    return respond(req, { ...st }, ttlUntil(new Date(st.retryAt), now), [condition("RotationSucceeded", false, "RotationFailed", st.lastError ?? `retrying at ${st.retryAt}`)], [], false);
+  }
   if (cheap) {
     return respond(req, { ...st, schedule: scheduleText }, ttlUntil(new Date(st.nextRotationAt ?? 0), now), idleConditions(st.currentVersion ?? 0, st.lastRotatedAt, st.nextRotationAt ?? ""), [], true);
   }
@@ -145,6 +145,7 @@ export async function runSecretRotation(req: RunFunctionRequest, deps: RotationD
     ports,
     postgresAdmin,
     generate: (avoid) => generatePassword({ length, symbols: spec.generator.symbols, avoid }),
+    ...(xr.metadata.uid !== undefined ? { owner: { apiVersion: xr.apiVersion, kind: xr.kind, name: xr.metadata.name, uid: xr.metadata.uid } } : {}),
   });
   return fromOutcome(req, outcome, schedule, scheduleText, now);
 }
@@ -168,7 +169,7 @@ function fromOutcome(req: RunFunctionRequest, o: Outcome, schedule: Schedule, sc
   }
   const retryAt = s.retryAt ?? new Date(now.getTime() + RETRY_WHILE_WAITING_S * 1000).toISOString();
   const message = `${o.message}; the apps keep version ${s.version}, retrying at ${retryAt} (attempt ${s.failures})`;
-  return respond(req, { ...base, phase: "Failed", retryAt }, ttlUntil(new Date(retryAt), now), [condition("RotationSucceeded", false, "RotationFailed", message)], [result("Warning", "RotationFailed", message)], false);
+  return respond(req, { ...base, phase: "Failed", retryAt, lastError: message }, ttlUntil(new Date(retryAt), now), [condition("RotationSucceeded", false, "RotationFailed", message)], [result("Warning", "RotationFailed", message)], false);
 }
 
 function idleConditions(version: number, lastRotatedAt: string | undefined, nextAt: string) {

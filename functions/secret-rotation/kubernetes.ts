@@ -12,7 +12,7 @@ import {
   type V1PodSpec,
   type V1Secret,
 } from "@kubernetes/client-node";
-import { ConflictError, type DeploymentView, type KubernetesPort, type SecretView } from "./ports.ts";
+import { ConflictError, type DeploymentView, type KubernetesPort, type OwnerRef, type SecretView } from "./ports.ts";
 
 export const FIELD_MANAGER = "azplatform.io-secret-rotation";
 
@@ -72,10 +72,24 @@ export function kubernetesPort(kc: KubeConfig, namespace: string): KubernetesPor
     }
     throw new Error(`cannot reach the Kubernetes API to ${what}: ${e instanceof Error ? e.message : String(e)}`);
   };
-  const body = (name: string, data: Record<string, string>, annotations: Record<string, string>, labels: Record<string, string>, resourceVersion?: string): V1Secret => ({
+  const body = (
+    name: string,
+    data: Record<string, string>,
+    annotations: Record<string, string>,
+    labels: Record<string, string>,
+    owner: OwnerRef | undefined,
+    resourceVersion?: string,
+  ): V1Secret => ({
     apiVersion: "v1",
     kind: "Secret",
-    metadata: { name, namespace, annotations, labels, ...(resourceVersion !== undefined ? { resourceVersion } : {}) },
+    metadata: {
+      name,
+      namespace,
+      annotations,
+      labels,
+      ...(owner !== undefined ? { ownerReferences: [{ ...owner, blockOwnerDeletion: false, controller: false }] } : {}),
+      ...(resourceVersion !== undefined ? { resourceVersion } : {}),
+    },
     type: "Opaque",
     data: Object.fromEntries(Object.entries(data).map(([k, v]) => [k, b64(v)])),
   });
@@ -88,16 +102,16 @@ export function kubernetesPort(kc: KubeConfig, namespace: string): KubernetesPor
         return fail(`read Secret ${name}`, e);
       }
     },
-    async createSecret(name, data, annotations, labels) {
+    async createSecret(name, data, annotations, labels, owner) {
       try {
-        return toView(await core.createNamespacedSecret({ namespace, body: body(name, data, annotations, labels), fieldManager: FIELD_MANAGER }));
+        return toView(await core.createNamespacedSecret({ namespace, body: body(name, data, annotations, labels, owner), fieldManager: FIELD_MANAGER }));
       } catch (e) {
         return fail(`create Secret ${name}`, e);
       }
     },
-    async replaceSecret(name, resourceVersion, data, annotations, labels) {
+    async replaceSecret(name, resourceVersion, data, annotations, labels, owner) {
       try {
-        return toView(await core.replaceNamespacedSecret({ name, namespace, body: body(name, data, annotations, labels, resourceVersion), fieldManager: FIELD_MANAGER }));
+        return toView(await core.replaceNamespacedSecret({ name, namespace, body: body(name, data, annotations, labels, owner, resourceVersion), fieldManager: FIELD_MANAGER }));
       } catch (e) {
         return fail(`update Secret ${name}`, e);
       }

@@ -13,13 +13,28 @@ export interface SecretView {
 
 export class ConflictError extends Error {}
 
+/** The SecretRotation that owns its state Secret, so deleting it deletes the stored values too. */
+export interface OwnerRef {
+  apiVersion: string;
+  kind: string;
+  name: string;
+  uid: string;
+}
+
 /** Kubernetes, scoped to the SecretRotation's own namespace: no method can reach another namespace. */
 export interface KubernetesPort {
   getSecret(name: string): Promise<SecretView | undefined>;
   /** Creates the Secret; ConflictError if it exists. */
-  createSecret(name: string, data: Record<string, string>, annotations: Record<string, string>, labels: Record<string, string>): Promise<SecretView>;
+  createSecret(name: string, data: Record<string, string>, annotations: Record<string, string>, labels: Record<string, string>, owner?: OwnerRef): Promise<SecretView>;
   /** Replaces data and annotations if resourceVersion still matches; ConflictError otherwise. */
-  replaceSecret(name: string, resourceVersion: string, data: Record<string, string>, annotations: Record<string, string>, labels: Record<string, string>): Promise<SecretView>;
+  replaceSecret(
+    name: string,
+    resourceVersion: string,
+    data: Record<string, string>,
+    annotations: Record<string, string>,
+    labels: Record<string, string>,
+    owner?: OwnerRef,
+  ): Promise<SecretView>;
   /** Server-side apply of exactly these keys and annotations, as the rotation's field manager, taking ownership. */
   applySecret(name: string, data: Record<string, string>, annotations: Record<string, string>): Promise<SecretView>;
   listDeployments(matchLabels?: Record<string, string>): Promise<DeploymentView[]>;

@@ -80,6 +80,7 @@ export const RotationXR = z.object({
   metadata: z.object({
     name: z.string().regex(dnsLabel, "must be a lowercase DNS label").max(63),
     namespace: z.string().min(1, "is required: SecretRotation is a namespaced resource"),
+    uid: z.string().optional(),
     annotations: z.record(z.string(), z.string()).default({}),
     creationTimestamp: z.string().optional(),
   }),
@@ -93,6 +94,7 @@ export const RotationXR = z.object({
       handledTrigger: z.string().optional(),
       retryAt: z.string().optional(),
       schedule: z.string().optional(),
+      lastError: z.string().optional(),
     })
     .default({}),
 });

@@ -115,7 +115,7 @@ function xr(name: string, spec: JsonObject, status?: JsonObject, annotations: Re
   return {
     apiVersion: "azplatform.io/v1alpha1",
     kind: "SecretRotation",
-    metadata: { name, namespace: NS, annotations },
+    metadata: { name, namespace: NS, annotations, uid: `uid-${name}` },
     spec: { team: "payments", rotateEvery: "720h", ...spec },
     ...(status ? { status } : {}),
   };
@@ -171,6 +171,10 @@ describe("SecretRotation over gRPC with real PostgreSQL, Kubernetes, Key Vault a
     expect(data("team-other", "orders-app-db").password).toBe("app-Old-Passw0rd");
     // No value in the response.
     expect(JSON.stringify(rsp)).not.toContain(app.password);
+    // The state Secret belongs to the XR: deleting the SecretRotation deletes the stored values too.
+    expect(kube.get(NS, "Secret", "orders-app-password-rotation-state")?.metadata).toMatchObject({
+      ownerReferences: [{ apiVersion: "azplatform.io/v1alpha1", kind: "SecretRotation", name: "orders-app-password", uid: "uid-orders-app-password", blockOwnerDeletion: false, controller: false }],
+    });
     appStatus = status;
   });
 
