@@ -27,6 +27,8 @@ export interface ExitStatus {
 }
 
 export interface StartServerOptions {
+  /** Script to run instead of the function server (the benchmark's baseline). */
+  entry?: string;
   /** Extra arguments appended after `--address` and the TLS flags, e.g. `["--debug"]`. */
   args?: string[];
   /** Passed as `--tls-server-certs-dir`. Needs `pki` or `credentials` so the health probe can connect. */
@@ -102,8 +104,8 @@ interface Spawned {
   status(): ExitStatus | undefined;
 }
 
-function spawnServer(args: string[], env: Record<string, string> = {}): Spawned {
-  const child = spawn(process.execPath, [SERVER_ENTRY, ...args], {
+function spawnServer(args: string[], env: Record<string, string> = {}, entry = SERVER_ENTRY): Spawned {
+  const child = spawn(process.execPath, [entry, ...args], {
     cwd: REPO_ROOT,
     env: { ...process.env, ...env },
     stdio: ["ignore", "pipe", "pipe"],
@@ -190,11 +192,11 @@ export async function startServer(opts: StartServerOptions = {}): Promise<Runnin
   if (certsDir !== undefined) args.push("--tls-server-certs-dir", certsDir);
   args.push(...(opts.args ?? []));
 
-  const s = spawnServer(args, opts.env);
+  const s = spawnServer(args, opts.env, opts.entry);
   const timeoutMs = opts.readyTimeoutMs ?? READY_TIMEOUT_MS;
   const deadline = Date.now() + timeoutMs;
   let lastProbe = "no probe yet";
-  const header = () => `${process.execPath} ${SERVER_ENTRY} ${args.join(" ")}`;
+  const header = () => `${process.execPath} ${opts.entry ?? SERVER_ENTRY} ${args.join(" ")}`;
 
   for (;;) {
     const status = s.status();
