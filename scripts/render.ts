@@ -16,6 +16,7 @@ import {
 import { pino } from "pino";
 import { parseAllDocuments, stringify } from "yaml";
 import { route } from "../functions/router.ts";
+import { sortKeys } from "../functions/shared/sort-keys.ts";
 import { startServer } from "../functions/server.ts";
 
 type Obj = Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any -- YAML documents
@@ -112,7 +113,7 @@ export async function render(o: RenderOptions): Promise<Obj[]> {
   const meta = xr.metadata ?? {};
   const status = { ...(desired.composite?.resource?.status ?? {}) };
   const out: Obj[] = [{ apiVersion: xr.apiVersion, kind: xr.kind, metadata: { name: meta.name, namespace: meta.namespace }, status: { ...status, conditions: conditionsFor(conditions) } }];
-  for (const [name, r] of Object.entries(desired.resources).sort(([a], [b]) => (a < b ? -1 : 1))) {
+  for (const [name, r] of Object.entries(sortKeys(desired.resources))) {
     const res = (r.resource ?? {}) as Obj;
     const m = res.metadata ?? {};
     out.push({

@@ -1,6 +1,7 @@
 // RunFunction for Database: request in, response out, no I/O. Policy comes from the step input, never the XR.
 import { Ready, type Resource, type RunFunctionRequest, type RunFunctionResponse } from "@crossplane-org/function-sdk-typescript";
-import { condition, fatalResponse, result } from "../shared/results.ts";
+import { DEFAULT_TTL, condition, fatalResponse, result } from "../shared/results.ts";
+import { sortKeys } from "../shared/sort-keys.ts";
 import { ownedKeysOf } from "../shared/rotation-contract.ts";
 import { describeIssues } from "../shared/zod-errors.ts";
 import { RESERVED_DATABASES, storageGbForMb, storageMbForGb, storageTier } from "./azure.ts";
@@ -24,7 +25,6 @@ export const KEY = {
   database: (name: string) => `database-${name}`,
   parameter: (name: string) => `parameter-${name}`,
 };
-const TTL = { seconds: 60, nanos: 0 };
 
 export interface DatabaseDeps {
   newPassword: (length: number, login: string) => string;
@@ -181,7 +181,7 @@ export function runDatabase(req: RunFunctionRequest, deps: DatabaseDeps = DEFAUL
   for (const d of allDatabases) {
     compose(KEY.database(d), `FlexibleServerDatabase ${d}`, flexibleServerDatabase(plan, d), isReady(observed(req, KEY.database(d))));
   }
-  for (const [param, value] of Object.entries(policy.serverParameters).sort(([a], [b]) => (a < b ? -1 : 1))) {
+  for (const [param, value] of Object.entries(sortKeys(policy.serverParameters))) {
     const key = KEY.parameter(param);
     compose(key, `FlexibleServerConfiguration ${param}`, flexibleServerConfiguration(plan, param, value), isReady(observed(req, key)));
   }
@@ -240,7 +240,7 @@ export function runDatabase(req: RunFunctionRequest, deps: DatabaseDeps = DEFAUL
   const refused = results.filter((r) => r.reason === "ChangeRefused");
 
   return {
-    meta: { tag: req.meta?.tag ?? "", ttl: TTL },
+    meta: { tag: req.meta?.tag ?? "", ttl: DEFAULT_TTL },
     desired: {
       composite: { resource: { ...priorComposite, status }, connectionDetails: {}, ready: Ready.READY_UNSPECIFIED },
       resources: { ...priorResources, ...desired },

@@ -1,6 +1,7 @@
 // Azure names and tags, derived deterministically from policy + XR, refused where Azure would refuse them.
 import { createHash } from "node:crypto";
 import { PRIVATE_DNS_ZONE_ID, SERVER_NAME_MAX, SERVER_NAME_MIN, SERVER_NAME_PATTERN, TAG_LIMITS } from "./azure.ts";
+import { sortKeys } from "../shared/sort-keys.ts";
 import type { DatabasePolicy } from "./policy.ts";
 import type { DatabaseXR } from "./xr.ts";
 
@@ -77,8 +78,4 @@ export function tags(policy: DatabasePolicy, xr: DatabaseXR): Outcome<Record<str
     return { ok: false, message: `${count} tags exceed Azure's limit of ${TAG_LIMITS.maxTags} per resource` };
   }
   return { ok: true, value: sortKeys(out) };
-}
-
-export function sortKeys<T>(record: Record<string, T>): Record<string, T> {
-  return Object.fromEntries(Object.entries(record).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)));
 }

@@ -1,5 +1,5 @@
 // Pure builders of the composed resources: each returns exactly what the function wants applied, every call.
-import { sortKeys } from "./naming.ts";
+import { sortKeys } from "../shared/sort-keys.ts";
 
 export const FLEXIBLE_SERVER_API = "dbforpostgresql.azure.m.upbound.io/v1beta1";
 export const POSTGRES_PORT = "5432";

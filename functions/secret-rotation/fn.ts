@@ -7,7 +7,7 @@ import { describeIssues } from "../shared/zod-errors.ts";
 import { runRotation, type Outcome } from "./engine.ts";
 import { globMatch, RotationPolicy } from "./policy.ts";
 import type { PostgresConnection, Ports } from "./ports.ts";
-import { cronTimes, formatDuration, nextDue, parseDuration, shortestInterval, type Schedule } from "./schedule.ts";
+import { cronTimes, formatDuration, parseDuration, shortestInterval, type Schedule } from "./schedule.ts";
 import { ROTATE_NOW_ANNOTATION, RotationXR } from "./xr.ts";
 
 export interface AzureCredential {
@@ -147,10 +147,10 @@ export async function runSecretRotation(req: RunFunctionRequest, deps: RotationD
     generate: (avoid) => generatePassword({ length, symbols: spec.generator.symbols, avoid }),
     ...(xr.metadata.uid !== undefined ? { owner: { apiVersion: xr.apiVersion, kind: xr.kind, name: xr.metadata.name, uid: xr.metadata.uid } } : {}),
   });
-  return fromOutcome(req, outcome, schedule, scheduleText, now);
+  return fromOutcome(req, outcome, scheduleText, now);
 }
 
-function fromOutcome(req: RunFunctionRequest, o: Outcome, schedule: Schedule, scheduleText: string, now: Date): RunFunctionResponse {
+function fromOutcome(req: RunFunctionRequest, o: Outcome, scheduleText: string, now: Date): RunFunctionResponse {
   const s = o.state;
   const base = {
     currentVersion: s.version,
@@ -159,7 +159,7 @@ function fromOutcome(req: RunFunctionRequest, o: Outcome, schedule: Schedule, sc
     schedule: scheduleText,
   };
   if (o.kind === "Idle") {
-    const next = nextDue(schedule, s.lastRotatedAt === undefined ? undefined : new Date(s.lastRotatedAt));
+    const next = o.nextAt;
     const nextAt = next.toISOString();
     const results = o.rotated ? [result("Normal", "Rotated", `rotated to version ${s.version}; rolled ${o.rolled.length} Deployment(s)${o.rolled.length ? `: ${o.rolled.join(", ")}` : ""}`)] : [];
     return respond(req, { ...base, phase: "Idle", nextRotationAt: nextAt }, ttlUntil(next, now), idleConditions(s.version, s.lastRotatedAt, nextAt), results, true);

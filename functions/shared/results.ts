@@ -29,13 +29,15 @@ export function condition(type: string, status: boolean, reason: string, message
   };
 }
 
+export const DEFAULT_TTL = { seconds: 60, nanos: 0 };
+
 /**
  * A response that leaves the pipeline's desired state exactly as it came in and reports one Fatal result.
  * Crossplane discards desired state on Fatal, so nothing the earlier steps built is half-applied.
  */
 export function fatalResponse(req: RunFunctionRequest, reason: string, message: string): RunFunctionResponse {
   return {
-    meta: { tag: req.meta?.tag ?? "", ttl: { seconds: 60, nanos: 0 } },
+    meta: { tag: req.meta?.tag ?? "", ttl: DEFAULT_TTL },
     desired: req.desired ?? { composite: undefined, resources: {} },
     results: [result("Fatal", reason, message)],
     conditions: [],
