@@ -1,6 +1,7 @@
 // Entry point: flags as Crossplane's function SDKs have them.
 import { parseArgs } from "node:util";
 import { pino } from "pino";
+import { Metrics, serveMetrics } from "./metrics.ts";
 import { route } from "./router.ts";
 import { StartupError, startServer } from "./server.ts";
 
@@ -11,6 +12,8 @@ const usage = `Usage: function-azure-platform [--address 0.0.0.0:9443] [--insecu
   --insecure                serve plaintext gRPC; for local development and crossplane render only
   --max-recv-message-size   largest request in MB (default 4)
   --drain-seconds           how long SIGTERM waits for in-flight calls (default 25)
+  --metrics-address         where to serve Prometheus metrics at /metrics (default $METRICS_ADDRESS, else
+                            0.0.0.0:8080; "off" serves none)
   --debug, -d               debug logging`;
 
 function parse() {
@@ -22,6 +25,7 @@ function parse() {
         insecure: { type: "boolean", default: false },
         "max-recv-message-size": { type: "string", default: "4" },
         "drain-seconds": { type: "string", default: "25" },
+        "metrics-address": { type: "string", default: process.env.METRICS_ADDRESS || "0.0.0.0:8080" },
         debug: { type: "boolean", short: "d", default: false },
         help: { type: "boolean", short: "h", default: false },
       },
@@ -50,6 +54,14 @@ const numberFlag = (name: string, value: string): number => {
 };
 
 try {
+  const metricsAddress = flags["metrics-address"];
+  const metrics = metricsAddress === "off" ? undefined : new Metrics();
+  if (metrics !== undefined) {
+    const { port } = await serveMetrics(metrics, metricsAddress).catch((e: unknown) => {
+      throw new StartupError((e as Error).message);
+    });
+    logger.info({ address: metricsAddress, port }, "serving metrics");
+  }
   const server = await startServer(
     {
       address: flags.address,
@@ -59,6 +71,7 @@ try {
     },
     route,
     logger,
+    metrics && ((req, rsp, seconds, threw) => metrics.observe(req, rsp, seconds, threw)),
   );
   const drainMs = numberFlag("drain-seconds", flags["drain-seconds"]) * 1000;
   let stopping = false;

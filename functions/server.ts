@@ -50,22 +50,35 @@ function counts(rsp: RunFunctionResponse) {
   return { fatal: bySeverity(Severity.SEVERITY_FATAL), warning: bySeverity(Severity.SEVERITY_WARNING) };
 }
 
-export function runFunctionHandler(route: Route, logger: Logger) {
+/** Told of every call once it is answered: the request, the response, seconds taken, and whether the handler threw. */
+export type Observe = (req: RunFunctionRequest, rsp: RunFunctionResponse, seconds: number, threw: boolean) => void;
+
+export function runFunctionHandler(route: Route, logger: Logger, observe?: Observe) {
   return async (req: RunFunctionRequest): Promise<RunFunctionResponse> => {
     const started = process.hrtime.bigint();
     const xr = req.observed?.composite?.resource?.metadata as { name?: string; namespace?: string } | undefined;
     const input = req.input as { kind?: unknown } | undefined;
     const fields = { tag: req.meta?.tag ?? "", kind: input?.kind, xr: xr ? `${xr.namespace ?? ""}/${xr.name ?? ""}` : undefined };
     let rsp: RunFunctionResponse;
+    let threw = false;
     try {
       rsp = await route(req);
     } catch (e) {
+      threw = true;
       // A bug must not take the server down or leak detail: the user gets a Fatal result, the log gets the stack.
       logger.error({ ...fields, err: e }, "RunFunction failed");
       rsp = fatalResponse(req, "InternalError", `internal error in the function: ${e instanceof Error ? e.message : String(e)}`);
     }
     // Never log the response: composed Secrets carry credentials.
-    logger.info({ ...fields, ...counts(rsp), ms: Number(process.hrtime.bigint() - started) / 1e6 }, "RunFunction");
+    const ms = Number(process.hrtime.bigint() - started) / 1e6;
+    logger.info({ ...fields, ...counts(rsp), ms }, "RunFunction");
+    if (observe !== undefined) {
+      try {
+        observe(req, rsp, ms / 1000, threw);
+      } catch (e) {
+        logger.warn({ err: e }, "cannot record metrics for the call");
+      }
+    }
     return rsp;
   };
 }
@@ -76,10 +89,10 @@ export interface RunningServer {
   shutdown(graceMs: number): Promise<void>;
 }
 
-export async function startServer(opts: ServerOptions, route: Route, logger: Logger): Promise<RunningServer> {
+export async function startServer(opts: ServerOptions, route: Route, logger: Logger, observe?: Observe): Promise<RunningServer> {
   const credentials = serverCredentials(opts);
   const server = new grpc.Server({ "grpc.max_receive_message_length": opts.maxRecvMessageSizeMB * 1024 * 1024 });
-  const handle = runFunctionHandler(route, logger);
+  const handle = runFunctionHandler(route, logger, observe);
   const impl = {
     runFunction: (call: grpc.ServerUnaryCall<RunFunctionRequest, RunFunctionResponse>, cb: grpc.sendUnaryData<RunFunctionResponse>) => {
       handle(call.request).then((rsp) => cb(null, rsp), (e: unknown) => cb(e as grpc.ServiceError));

@@ -107,7 +107,8 @@ interface Spawned {
 function spawnServer(args: string[], env: Record<string, string> = {}, entry = SERVER_ENTRY): Spawned {
   const child = spawn(process.execPath, [entry, ...args], {
     cwd: REPO_ROOT,
-    env: { ...process.env, ...env },
+    // Many servers run at once in tests: each serves metrics on a port of its own unless a test picks one.
+    env: { ...process.env, METRICS_ADDRESS: "127.0.0.1:0", ...env },
     stdio: ["ignore", "pipe", "pipe"],
   });
   live.add(child);
