@@ -7,7 +7,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
 import * as grpc from "@grpc/grpc-js";
-import { readDocs } from "../scripts/render.ts";
+import { readDocs } from "../cli/yaml.ts";
 import { startAzureFake } from "../test/servers/azure/index.ts";
 import { startKubeFake } from "../test/servers/kubernetes.ts";
 import { makeTestPki } from "../test/support/certs.ts";

@@ -1,7 +1,7 @@
 // The server process serves Prometheus metrics that count the calls it answered over gRPC.
 import { createServer } from "node:net";
 import { afterAll, describe, expect, it } from "vitest";
-import { readDocs } from "../../scripts/render.ts";
+import { readDocs } from "../../cli/yaml.ts";
 import { connect, type JsonObject, type PlainRequest } from "../support/proto-client.ts";
 import { freePort, runToExit, startServer, stopAllServers } from "../support/server-process.ts";
 

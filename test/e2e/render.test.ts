@@ -1,5 +1,6 @@
-// The examples render through the real server exactly as a user runs them: examples/functions.yaml points the
-// Development runtime at a running server (here started by the test, in plaintext as crossplane render needs).
+// The examples render exactly as a user runs them: through a running server that examples/functions.yaml points the
+// Development runtime at (here started by the test, in plaintext as crossplane render needs), in-process, and with
+// --serve; the three must print the same thing.
 import { execFile } from "node:child_process";
 import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -7,7 +8,7 @@ import { join } from "node:path";
 import { promisify } from "node:util";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { parseAllDocuments } from "yaml";
-import { readDocs } from "../../scripts/render.ts";
+import { readDocs } from "../../cli/yaml.ts";
 import { azureValidator, coreValidator, repoRoot } from "../support/schema.ts";
 import { startServer, stopAllServers, type RunningServer } from "../support/server-process.ts";
 
@@ -20,22 +21,18 @@ beforeAll(async () => {
 });
 afterAll(stopAllServers);
 
-async function renderCli(...extra: string[]): Promise<Json[]> {
-  const { stdout } = await exec(
-    process.execPath,
-    [
-      "scripts/render.ts",
-      "examples/database/xr.yaml",
-      "compositions/database-postgres.yaml",
-      "examples/functions.yaml",
-      "-a",
-      `render.crossplane.io/runtime-development-target=${server.address}`,
-      ...extra,
-    ],
-    { cwd: repoRoot },
-  );
+type Mode = "grpc" | "in-process" | "serve";
+async function renderCli(mode: Mode, ...extra: string[]): Promise<Json[]> {
+  const args =
+    mode === "grpc"
+      ? ["examples/database/xr.yaml", "compositions/database-postgres.yaml", "examples/functions.yaml", "-a", `render.crossplane.io/runtime-development-target=${server.address}`]
+      : mode === "serve"
+        ? ["examples/database/xr.yaml", "compositions/database-postgres.yaml", "examples/functions.yaml", "--serve"]
+        : ["examples/database/xr.yaml"];
+  const { stdout } = await exec(process.execPath, ["cli/main.ts", "render", ...args, ...extra], { cwd: repoRoot });
   return parseAllDocuments(stdout).map((d) => d.toJS() as Json);
 }
+const at = "2024-01-01T00:00:00Z";
 
 const RESOURCE_NAME = "crossplane.io/composition-resource-name";
 const nameOf = (d: Json) => d.metadata.annotations[RESOURCE_NAME] as string;
@@ -43,7 +40,7 @@ const owner = [{ apiVersion: "azplatform.io/v1alpha1", kind: "Database", name: "
 
 describe("crossplane render of examples/database", () => {
   it("first render: the XR, five managed resources and the Secret, each valid against its schema", async () => {
-    const [xr, ...composed] = await renderCli();
+    const [xr, ...composed] = await renderCli("grpc");
     expect(xr).toEqual({
       apiVersion: "azplatform.io/v1alpha1",
       kind: "Database",
@@ -55,6 +52,15 @@ describe("crossplane render of examples/database", () => {
         storageGB: 128,
         conditions: [
           {
+            lastTransitionTime: at,
+            type: "Ready",
+            status: "False",
+            reason: "Creating",
+            message:
+              "Unready resources: connection-secret, database-orders, database-orders_audit, parameter-log_min_duration_statement, parameter-require_secure_transport, server",
+          },
+          {
+            lastTransitionTime: at,
             type: "DatabaseReady",
             status: "False",
             reason: "Creating",
@@ -62,7 +68,7 @@ describe("crossplane render of examples/database", () => {
               "waiting for FlexibleServer pg-payments-orders-prod-edfe87: not created yet; FlexibleServerDatabase orders: not created yet; FlexibleServerDatabase orders_audit: not created yet; " +
               "FlexibleServerConfiguration log_min_duration_statement: not created yet; FlexibleServerConfiguration require_secure_transport: not created yet; Secret orders-db: not created yet",
           },
-          { type: "ChangesApplied", status: "True", reason: "Applied", message: "the Database spec and the DBA policy are applied" },
+          { lastTransitionTime: at, type: "ChangesApplied", status: "True", reason: "Applied", message: "the Database spec and the DBA policy are applied" },
         ],
       },
     });
@@ -87,7 +93,7 @@ describe("crossplane render of examples/database", () => {
   });
 
   it("day-two render from examples/database/observed.yaml changes nothing and explains what is not ready", async () => {
-    const [xr, ...composed] = await renderCli("-o", "examples/database/observed.yaml", "-r");
+    const [xr, ...composed] = await renderCli("grpc", "-o", "examples/database/observed.yaml", "-r");
     expect(xr?.status).toEqual({
       serverName: "pg-payments-orders-prod-edfe87",
       fqdn: "pg-payments-orders-prod-edfe87.postgres.database.azure.com",
@@ -95,13 +101,15 @@ describe("crossplane render of examples/database", () => {
       version: "16",
       storageGB: 128,
       conditions: [
+        { lastTransitionTime: at, type: "Ready", status: "False", reason: "Creating", message: "Unready resources: parameter-log_min_duration_statement" },
         {
+          lastTransitionTime: at,
           type: "DatabaseReady",
           status: "False",
           reason: "Creating",
           message: "waiting for FlexibleServerConfiguration log_min_duration_statement: not synced: ReconcileError (async update failed: parameter value 2000 requires a server restart)",
         },
-        { type: "ChangesApplied", status: "True", reason: "Applied", message: "the Database spec and the DBA policy are applied" },
+        { lastTransitionTime: at, type: "ChangesApplied", status: "True", reason: "Applied", message: "the Database spec and the DBA policy are applied" },
       ],
     });
     // Steady state: what the function wants is exactly what is observed, so a reconcile applies no change and
@@ -116,11 +124,20 @@ describe("crossplane render of examples/database", () => {
     }
   });
 
+  it.each(["in-process", "serve"] as const)("renders %s exactly what the running server renders", async (mode) => {
+    // Day two, so the admin password comes from the observed Secret and the three outputs are byte for byte comparable.
+    const viaServer = await renderCli("grpc", "-o", "examples/database/observed.yaml", "-r");
+    expect(await renderCli(mode, "-o", "examples/database/observed.yaml", "-r")).toEqual(viaServer);
+    // First render: everything but the freshly generated password is the same.
+    const strip = (docs: Json[]) => docs.map((d) => (d.kind === "Secret" ? { ...d, data: { ...d.data, password: "*", uri: "*" } } : d));
+    expect(strip(await renderCli(mode))).toEqual(strip(await renderCli("grpc")));
+  });
+
   it("a fatal result fails the render with the function's message", async () => {
     const dir = mkdtempSync(join(tmpdir(), "render-"));
     const bad = join(dir, "xr.yaml");
     writeFileSync(bad, readFileSync(join(repoRoot, "examples/database/xr.yaml"), "utf8").replace("size: medium", "size: huge"));
-    const args = ["scripts/render.ts", bad, "compositions/database-postgres.yaml", "examples/functions.yaml", "-a", `render.crossplane.io/runtime-development-target=${server.address}`];
+    const args = ["cli/main.ts", "render", bad, "compositions/database-postgres.yaml", "examples/functions.yaml", "-a", `render.crossplane.io/runtime-development-target=${server.address}`];
     const err = await exec(process.execPath, args, { cwd: repoRoot }).then(
       () => undefined,
       (e: { code: number; stdout: string; stderr: string }) => e,
@@ -128,7 +145,7 @@ describe("crossplane render of examples/database", () => {
     expect(err).toMatchObject({
       code: 1,
       stdout: "",
-      stderr: 'crossplane render (local): pipeline step "provision-postgres" returned a fatal result: the Database is invalid: spec.size: Invalid option: expected one of "small"|"medium"|"large"\n',
+      stderr: 'render: pipeline step "provision-postgres" returned a fatal result: the Database is invalid: spec.size: Invalid option: expected one of "small"|"medium"|"large"\n',
     });
   });
 });

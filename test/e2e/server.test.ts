@@ -5,7 +5,7 @@ import { join } from "node:path";
 import * as grpc from "@grpc/grpc-js";
 import * as protoLoader from "@grpc/proto-loader";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { readDocs } from "../../scripts/render.ts";
+import { readDocs } from "../../cli/yaml.ts";
 import { makeTestPki, type TestPki } from "../support/certs.ts";
 import {
   PROTO_LOADER_OPTIONS,

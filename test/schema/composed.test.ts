@@ -3,7 +3,7 @@
 import { Ready, type RunFunctionRequest } from "@crossplane-org/function-sdk-typescript";
 import { describe, expect, it } from "vitest";
 import { runDatabase } from "../../functions/database/fn.ts";
-import { readDocs } from "../../scripts/render.ts";
+import { readDocs } from "../../cli/yaml.ts";
 import { azureValidator, coreValidator } from "../support/schema.ts";
 
 type Json = Record<string, unknown>;

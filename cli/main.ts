@@ -1,0 +1,155 @@
+#!/usr/bin/env node
+// The package's command line: `validate` for PR checks, `render` for a local preview of what a PR creates.
+import { parseArgs } from "node:util";
+import { join } from "node:path";
+import { pino } from "pino";
+import { route } from "../functions/router.ts";
+import { startServer, type RunningServer } from "../functions/server.ts";
+import { packageRoot, packageVersion } from "./package-root.ts";
+import { FatalResultError, render, TARGET } from "./render.ts";
+import { formatFindings, validate } from "./validate.ts";
+import { InputError, readDocs, toYaml, yamlFiles } from "./yaml.ts";
+
+type Obj = Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any -- YAML documents
+
+const USAGE = `Usage: function-azure-platform <command> [options]
+
+Commands:
+  validate PATH...   check Database and SecretRotation XRs (files or folders) against the XRDs and the DBA
+                     policy in the Compositions; exit 1 on any error
+      --compositions PATH    Compositions to check against (default: this package's compositions/ and any in PATH)
+      --xrds PATH            XRDs (default: this package's xrds/ and any in PATH)
+      --crossplane-crds DIR  also check Compositions, XRDs, Functions and Operations against Crossplane's CRDs
+      --format text|github   github prints workflow annotations on the PR's lines (default: text)
+  render XR [COMPOSITION [FUNCTIONS]]
+                     run the Composition's pipeline for the XR and print what crossplane render prints
+                     (COMPOSITION defaults to this package's Composition for the XR's kind)
+      -o, --observed-resources FILE   observed composed resources (YAML with crossplane.io/composition-resource-name)
+      -r, --include-function-results  print results as kind: Result documents
+      -a, --annotation KEY=VALUE      override a Function annotation, e.g. ${TARGET}=localhost:9443
+      --serve                         start this package's gRPC server on loopback and call it over gRPC
+  version            print the version
+
+Steps of this package run in-process; function-auto-ready is emulated; a Function with the Development
+runtime annotation is called over gRPC at its target; any other step is skipped with a notice on stderr.`;
+
+function fail(message: string, code = 2): never {
+  process.stderr.write(`function-azure-platform: ${message}\n`);
+  process.exit(code);
+}
+
+async function cmdValidate(argv: string[]): Promise<number> {
+  const { values, positionals } = parseArgs({
+    args: argv,
+    allowPositionals: true,
+    options: {
+      compositions: { type: "string", multiple: true },
+      xrds: { type: "string", multiple: true },
+      "crossplane-crds": { type: "string", multiple: true },
+      format: { type: "string", default: "text" },
+    },
+  });
+  if (positionals.length === 0) fail(`validate needs files or folders to check\n\n${USAGE}`);
+  if (values.format !== "text" && values.format !== "github") fail(`--format must be text or github, got "${values.format}"`);
+  const report = await validate(positionals, {
+    ...(values.compositions ? { compositions: values.compositions } : {}),
+    ...(values.xrds ? { xrds: values.xrds } : {}),
+    ...(values["crossplane-crds"] ? { crossplaneCrds: values["crossplane-crds"] } : {}),
+  });
+  process.stdout.write(formatFindings(report, values.format));
+  return report.findings.some((f) => f.severity === "error") ? 1 : 0;
+}
+
+function defaultComposition(xr: Obj): Obj {
+  const all = yamlFiles([join(packageRoot(), "compositions")]).flatMap((f) => readDocs(f));
+  const c = all.find((d) => d.spec?.compositeTypeRef?.apiVersion === xr.apiVersion && d.spec?.compositeTypeRef?.kind === xr.kind);
+  if (c === undefined) throw new InputError(`this package has no Composition for ${xr.apiVersion} ${xr.kind}; pass one`);
+  return c;
+}
+
+async function cmdRender(argv: string[]): Promise<number> {
+  const { values, positionals } = parseArgs({
+    args: argv,
+    allowPositionals: true,
+    options: {
+      "observed-resources": { type: "string", short: "o" },
+      annotation: { type: "string", short: "a", multiple: true },
+      "include-function-results": { type: "boolean", short: "r" },
+      serve: { type: "boolean" },
+    },
+  });
+  if (positionals.length < 1 || positionals.length > 3) fail(`render needs an XR file, and optionally a Composition and a functions file\n\n${USAGE}`);
+  const [xrFile, compositionFile, functionsFile] = positionals as [string, string | undefined, string | undefined];
+  const annotations: Record<string, string> = {};
+  for (const a of values.annotation ?? []) {
+    const i = a.indexOf("=");
+    if (i < 1) fail(`--annotation ${a}: want KEY=VALUE`);
+    annotations[a.slice(0, i)] = a.slice(i + 1);
+  }
+  const [xr, ...more] = readDocs(xrFile);
+  if (xr === undefined) throw new InputError(`${xrFile} holds no document`);
+  if (more.length > 0) throw new InputError(`${xrFile} holds ${more.length + 1} documents; render takes one XR`);
+  let composition: Obj;
+  if (compositionFile !== undefined) {
+    const [c] = readDocs(compositionFile);
+    if (c === undefined) throw new InputError(`${compositionFile} holds no document`);
+    composition = c;
+  } else composition = defaultComposition(xr);
+  let server: RunningServer | undefined;
+  try {
+    if (values.serve) {
+      server = await startServer({ address: "127.0.0.1:0", insecure: true, tlsServerCertsDir: "", maxRecvMessageSizeMB: 4 }, route, pino({ level: "warn" }, pino.destination(2)));
+      process.stderr.write(`render: serving function-azure-platform on 127.0.0.1:${server.port} for this render\n`);
+    }
+    const docs = await render({
+      ...(server ? { ourTarget: `127.0.0.1:${server.port}` } : {}),
+      xr,
+      composition,
+      functions: functionsFile !== undefined ? readDocs(functionsFile) : [],
+      ...(values["observed-resources"] ? { observed: readDocs(values["observed-resources"]) } : {}),
+      annotations,
+      includeResults: values["include-function-results"] ?? false,
+      notice: (m) => process.stderr.write(`render: ${m}\n`),
+    });
+    process.stdout.write(toYaml(docs));
+    return 0;
+  } catch (e) {
+    if (e instanceof FatalResultError) {
+      process.stderr.write(`render: ${e.message}\n`);
+      return 1;
+    }
+    throw e;
+  } finally {
+    await server?.shutdown(1000);
+  }
+}
+
+export async function main(argv: string[]): Promise<number> {
+  const [command, ...rest] = argv;
+  try {
+    switch (command) {
+      case "validate":
+        return await cmdValidate(rest);
+      case "render":
+        return await cmdRender(rest);
+      case "version":
+      case "--version":
+        process.stdout.write(`${packageVersion()}\n`);
+        return 0;
+      case undefined:
+      case "help":
+      case "--help":
+      case "-h":
+        process.stdout.write(`${USAGE}\n`);
+        return command === undefined ? 2 : 0;
+      default:
+        fail(`unknown command "${command}"\n\n${USAGE}`);
+    }
+  } catch (e) {
+    if (e instanceof InputError || (e instanceof TypeError && "code" in e && String(e.code).startsWith("ERR_PARSE_ARGS"))) fail(e.message);
+    if (e instanceof Error && /^(the Composition|expected a Composition|only Compositions|observed |cannot call)/.test(e.message)) fail(e.message, 1);
+    throw e;
+  }
+}
+
+if (import.meta.main) process.exitCode = await main(process.argv.slice(2));
