@@ -2,6 +2,9 @@
 import type { RunFunctionRequest, RunFunctionResponse } from "@crossplane-org/function-sdk-typescript";
 import { runDatabase } from "./database/fn.ts";
 import { POLICY_API_VERSION, POLICY_KIND } from "./database/policy.ts";
+import { runDueRotations } from "./operations/due-rotations.ts";
+import { DUE_ROTATIONS_POLICY_KIND, ROLLOUT_POLICY_KIND } from "./operations/policy.ts";
+import { runRollout } from "./operations/rollout.ts";
 import { connect } from "./secret-rotation/connect.ts";
 import { runSecretRotation } from "./secret-rotation/fn.ts";
 import { ROTATION_POLICY_KIND } from "./secret-rotation/policy.ts";
@@ -12,6 +15,8 @@ export type Handler = (req: RunFunctionRequest) => RunFunctionResponse | Promise
 export const handlers: ReadonlyMap<string, Handler> = new Map<string, Handler>([
   [`${POLICY_API_VERSION}/${POLICY_KIND}`, (req) => runDatabase(req)],
   [`${POLICY_API_VERSION}/${ROTATION_POLICY_KIND}`, (req) => runSecretRotation(req, { now: () => new Date(), connect })],
+  [`${POLICY_API_VERSION}/${ROLLOUT_POLICY_KIND}`, (req) => runRollout(req)],
+  [`${POLICY_API_VERSION}/${DUE_ROTATIONS_POLICY_KIND}`, (req) => runDueRotations(req, { now: () => new Date() })],
 ]);
 
 const served = [...handlers.keys()].map((k) => {

@@ -6,6 +6,7 @@ import { stringify } from "yaml";
 import { z } from "zod";
 import { DatabasePolicy, POLICY_API_VERSION, POLICY_KIND } from "../functions/database/policy.ts";
 import { DatabaseSpec } from "../functions/database/xr.ts";
+import { DUE_ROTATIONS_POLICY_KIND, DueRotationsPolicy, ROLLOUT_POLICY_KIND, RolloutPolicy } from "../functions/operations/policy.ts";
 import { ROTATION_POLICY_KIND, RotationPolicy } from "../functions/secret-rotation/policy.ts";
 import { RotationSpec } from "../functions/secret-rotation/xr.ts";
 
@@ -181,6 +182,18 @@ export const generated: Record<string, Schema> = {
     ROTATION_POLICY_KIND,
     "secretrotationpolicies",
     "SecretRotationPolicy decides what SecretRotation XRs may touch: the input of the function-azure-platform step in a Composition.",
+  ),
+  "package/input/fn.azplatform.io_rolloutpolicies.yaml": inputCrd(
+    RolloutPolicy,
+    ROLLOUT_POLICY_KIND,
+    "rolloutpolicies",
+    "RolloutPolicy says which Deployments to roll when a rotated Secret changes: the input of the function-azure-platform step in a WatchOperation that watches Secrets.",
+  ),
+  "package/input/fn.azplatform.io_duerotationspolicies.yaml": inputCrd(
+    DueRotationsPolicy,
+    DUE_ROTATIONS_POLICY_KIND,
+    "duerotationspolicies",
+    "DueRotationsPolicy says which due SecretRotations to nudge and how many per run: the input of the function-azure-platform step in a CronOperation.",
   ),
   "xrds/database.yaml": xrd(),
   "xrds/secretrotation.yaml": rotationXrd(),

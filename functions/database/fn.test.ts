@@ -691,12 +691,12 @@ const fatals: Record<string, { req: RunFunctionRequest; reason: string; message:
   RefusesMissingInput: {
     req: request({ input: null }),
     reason: "MissingInput",
-    message: "the pipeline step has no input; set input to one of: DatabasePolicy (fn.azplatform.io/v1alpha1), SecretRotationPolicy (fn.azplatform.io/v1alpha1)",
+    message: "the pipeline step has no input; set input to one of: DatabasePolicy (fn.azplatform.io/v1alpha1), SecretRotationPolicy (fn.azplatform.io/v1alpha1), RolloutPolicy (fn.azplatform.io/v1alpha1), DueRotationsPolicy (fn.azplatform.io/v1alpha1)",
   },
   RefusesUnknownInputKind: {
     req: request({ input: { apiVersion: "example.org/v1", kind: "Other" } }),
     reason: "UnknownInput",
-    message: "this function does not serve input example.org/v1/Other; set input to one of: DatabasePolicy (fn.azplatform.io/v1alpha1), SecretRotationPolicy (fn.azplatform.io/v1alpha1)",
+    message: "this function does not serve input example.org/v1/Other; set input to one of: DatabasePolicy (fn.azplatform.io/v1alpha1), SecretRotationPolicy (fn.azplatform.io/v1alpha1), RolloutPolicy (fn.azplatform.io/v1alpha1), DueRotationsPolicy (fn.azplatform.io/v1alpha1)",
   },
 };
 

@@ -86,6 +86,8 @@ describe("a whole rotation", () => {
       "rotation.azplatform.io/owned-keys": "password,uri",
       "rotation.azplatform.io/version": "1",
     });
+    // The label a WatchOperation selects rotated Secrets by (examples/operations/watch-rotated-secrets.yaml).
+    expect(w.secrets.get("orders-db")?.labels).toEqual({ "rotation.azplatform.io/managed": "true" });
     expect(stateOf(w)?.data).toEqual({ current: "new-Pass1!", currentUser: "orders_app", previous: "old-Pass1!" });
     expect(w.deployments.get("worker")?.rollouts).toBe(0);
     // A second call right after: nothing is due, nothing changes.

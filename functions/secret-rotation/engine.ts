@@ -1,7 +1,8 @@
 // Runs the rotation protocol against the ports: load the durable state, do the next step, save it with
 // compare-and-swap, repeat. A crash or a lost reply anywhere resumes from the saved phase on the next call; a
 // concurrent call for the same XR loses the compare-and-swap, reloads and continues with the winner's value.
-import { createHash } from "node:crypto";
+import { rolloutAnnotation, rolloutValue } from "../shared/consumers.ts";
+import { MANAGED_LABELS } from "../shared/rotation-contract.ts";
 import { advanced, begun, failed, nextStep, pendingUserFor, promoted, rolled, type Clock } from "./protocol.ts";
 import { AuthenticationError, ConflictError, type OwnerRef, type PostgresConnection, type Ports, type SecretView } from "./ports.ts";
 import { A, STATE_LABEL, emptyState, fromSecret, stateSecretName, toSecret, type RotationState } from "./state.ts";
@@ -159,10 +160,11 @@ async function adopt(input: EngineInput): Promise<SecretView | undefined> {
   const contested = () => keys.flatMap((k) => (app.otherOwners[k] ?? []).map((m) => `${m} (data.${k})`));
   if (by === name && contested().length === 0) return app;
   const data = Object.fromEntries(keys.filter((k) => app.data[k] !== undefined).map((k) => [k, app.data[k] ?? ""]));
-  // Server-side apply removes what this manager applied before and omits now, so the version mark is re-applied.
+  // Server-side apply removes what this manager applied before and omits now, so the version mark and the
+  // managed label (which the rollout WatchOperation selects on) are applied with every call.
   const version = app.annotations[A.version];
   const marks = { [A.rotatedBy]: name, [A.ownedKeys]: keys.join(","), ...(version !== undefined ? { [A.version]: version } : {}) };
-  const after = await k8s.applySecret(spec.secretRef.name, data, marks);
+  const after = await k8s.applySecret(spec.secretRef.name, data, marks, MANAGED_LABELS);
   const still = keys.flatMap((k) => (after.otherOwners[k] ?? []).map((m) => `${m} (data.${k})`));
   if (still.length > 0) {
     throw new WaitError(
@@ -251,11 +253,16 @@ async function promote(input: EngineInput, s: RotationState): Promise<void> {
       await input.ports.keyVault.setSecret(kv.vaultName, kv.secretName, pending, tags);
     }
   }
-  await k8s.applySecret(spec.secretRef.name, data, {
-    [A.rotatedBy]: name,
-    [A.ownedKeys]: s.ownedKeys.join(","),
-    [A.version]: String(s.version + 1),
-  });
+  await k8s.applySecret(
+    spec.secretRef.name,
+    data,
+    {
+      [A.rotatedBy]: name,
+      [A.ownedKeys]: s.ownedKeys.join(","),
+      [A.version]: String(s.version + 1),
+    },
+    MANAGED_LABELS,
+  );
 }
 
 /** Rewrites a value that embeds the credential (a connection URI) for the new one; already-new values stay. */
@@ -271,11 +278,6 @@ function replaceCredential(v: string, s: RotationState, pending: string): string
   return out;
 }
 
-export function rolloutAnnotation(secretName: string): string {
-  const namePart = secretName.length <= 63 ? secretName : `${secretName.slice(0, 54)}-${createHash("sha256").update(secretName).digest("hex").slice(0, 8)}`;
-  return `rotation.azplatform.io/${namePart}`;
-}
-
 async function roll(input: EngineInput, s: RotationState): Promise<string[]> {
   const { consumers, secretRef } = input.spec;
   if (consumers === "none") return [];
@@ -284,7 +286,7 @@ async function roll(input: EngineInput, s: RotationState): Promise<string[]> {
     consumers === "auto" ? (await k8s.listDeployments()).filter((d) => d.secrets.includes(secretRef.name)) : await k8s.listDeployments(consumers.selector.matchLabels);
   const key = rolloutAnnotation(secretRef.name);
   // Derived from the version, so applying it again is a no-op (as kubectl rollout restart and Reloader do).
-  const value = `v${s.version}`;
+  const value = rolloutValue(s.version);
   for (const d of deployments) {
     if (d.podTemplateAnnotations[key] !== value) await k8s.setPodTemplateAnnotation(d.name, key, value);
   }

@@ -9,9 +9,9 @@ import {
   type KubeConfig,
   type V1Deployment,
   type V1ManagedFieldsEntry,
-  type V1PodSpec,
   type V1Secret,
 } from "@kubernetes/client-node";
+import { secretsOf } from "../shared/consumers.ts";
 import { ConflictError, type DeploymentView, type KubernetesPort, type OwnerRef, type SecretView } from "./ports.ts";
 
 export const FIELD_MANAGER = "azplatform.io-secret-rotation";
@@ -40,19 +40,6 @@ function toView(s: V1Secret): SecretView {
     resourceVersion: s.metadata?.resourceVersion ?? "",
     otherOwners: otherApplyOwners(s.metadata?.managedFields),
   };
-}
-
-function secretsOf(spec: V1PodSpec | undefined): string[] {
-  const names = new Set<string>();
-  for (const v of spec?.volumes ?? []) {
-    if (v.secret?.secretName) names.add(v.secret.secretName);
-    for (const p of v.projected?.sources ?? []) if (p.secret?.name) names.add(p.secret.name);
-  }
-  for (const c of [...(spec?.initContainers ?? []), ...(spec?.containers ?? []), ...(spec?.ephemeralContainers ?? [])]) {
-    for (const e of c.env ?? []) if (e.valueFrom?.secretKeyRef?.name) names.add(e.valueFrom.secretKeyRef.name);
-    for (const e of c.envFrom ?? []) if (e.secretRef?.name) names.add(e.secretRef.name);
-  }
-  return [...names].sort();
 }
 
 function deploymentView(d: V1Deployment): DeploymentView {
@@ -116,8 +103,8 @@ export function kubernetesPort(kc: KubeConfig, namespace: string): KubernetesPor
         return fail(`update Secret ${name}`, e);
       }
     },
-    async applySecret(name, data, annotations) {
-      const patch = { apiVersion: "v1", kind: "Secret", metadata: { name, namespace, annotations }, data: Object.fromEntries(Object.entries(data).map(([k, v]) => [k, b64(v)])) };
+    async applySecret(name, data, annotations, labels) {
+      const patch = { apiVersion: "v1", kind: "Secret", metadata: { name, namespace, annotations, labels }, data: Object.fromEntries(Object.entries(data).map(([k, v]) => [k, b64(v)])) };
       try {
         return toView(
           await core.patchNamespacedSecret({ name, namespace, body: patch, fieldManager: FIELD_MANAGER, force: true }, setHeaderOptions("Content-Type", PatchStrategy.ServerSideApply)),

@@ -35,8 +35,8 @@ export interface KubernetesPort {
     labels: Record<string, string>,
     owner?: OwnerRef,
   ): Promise<SecretView>;
-  /** Server-side apply of exactly these keys and annotations, as the rotation's field manager, taking ownership. */
-  applySecret(name: string, data: Record<string, string>, annotations: Record<string, string>): Promise<SecretView>;
+  /** Server-side apply of exactly these keys, annotations and labels, as the rotation's field manager, taking ownership. */
+  applySecret(name: string, data: Record<string, string>, annotations: Record<string, string>, labels: Record<string, string>): Promise<SecretView>;
   listDeployments(matchLabels?: Record<string, string>): Promise<DeploymentView[]>;
   /** Sets one pod-template annotation (a rollout when it changes, a no-op when it is already there). */
   setPodTemplateAnnotation(deployment: string, key: string, value: string): Promise<void>;

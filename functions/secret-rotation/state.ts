@@ -1,6 +1,6 @@
 // The durable state of a SecretRotation: one Secret in its namespace, written only with compare-and-swap on
 // resourceVersion, so every replica of the function sees the same phase and no two write conflicting steps.
-import { OWNED_KEYS, ROTATED_BY } from "../shared/rotation-contract.ts";
+import { OWNED_KEYS, ROTATED_BY, ROTATION_VERSION } from "../shared/rotation-contract.ts";
 import type { SecretView } from "./ports.ts";
 
 export type Phase = "Idle" | "Pending" | "Set" | "Tested" | "Promoted";
@@ -29,7 +29,7 @@ export interface RotationState {
 
 export const A = {
   phase: "rotation.azplatform.io/phase",
-  version: "rotation.azplatform.io/version",
+  version: ROTATION_VERSION,
   rotationId: "rotation.azplatform.io/rotation-id",
   lastRotatedAt: "rotation.azplatform.io/last-rotated-at",
   handledTrigger: "rotation.azplatform.io/handled-trigger",

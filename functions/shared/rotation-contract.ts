@@ -2,6 +2,14 @@
 // marks the Secret, it alone writes the keys it lists, so the Database never applies an old password back.
 export const ROTATED_BY = "rotation.azplatform.io/rotated-by";
 export const OWNED_KEYS = "rotation.azplatform.io/owned-keys";
+/** On the app Secret: the version of the value it holds (1 after the first rotation). */
+export const ROTATION_VERSION = "rotation.azplatform.io/version";
+/**
+ * Label on every app Secret a SecretRotation manages. A WatchOperation can select only by label, so this is how
+ * the rollout Operation (functions/operations/rollout.ts) watches rotated Secrets.
+ */
+export const MANAGED_LABEL = "rotation.azplatform.io/managed";
+export const MANAGED_LABELS: Readonly<Record<string, string>> = { [MANAGED_LABEL]: "true" };
 
 export function ownedKeysOf(annotations: Record<string, unknown>): string[] {
   const v = annotations[OWNED_KEYS];

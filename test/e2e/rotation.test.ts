@@ -166,6 +166,11 @@ describe("SecretRotation over gRPC with real PostgreSQL, Kubernetes, Key Vault a
     ]);
     expect(podAnnotations(NS, "api")).toEqual({ "rotation.azplatform.io/orders-app-db": "v1" });
     expect(podAnnotations(NS, "unrelated")).toEqual({});
+    // Applied with the rotation's marks, so a WatchOperation can select rotated Secrets by label.
+    expect(kube.get(NS, "Secret", "orders-app-db")?.metadata).toMatchObject({
+      labels: { "rotation.azplatform.io/managed": "true" },
+      annotations: { "rotation.azplatform.io/rotated-by": "orders-app-password", "rotation.azplatform.io/version": "1" },
+    });
     // Namespace isolation: the same names in team-other were never read or written.
     expect(kube.calls().filter((c) => c.path.includes("/namespaces/team-other"))).toEqual([]);
     expect(data("team-other", "orders-app-db").password).toBe("app-Old-Passw0rd");

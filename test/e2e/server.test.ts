@@ -177,7 +177,7 @@ describe("function server with mutual TLS", () => {
     const missing = await client.runFunction(request({ input: undefined }));
     client.close();
     expect(bad).toEqual(fatal("InvalidSpec", 'the Database is invalid: spec.size: Invalid option: expected one of "small"|"medium"|"large"'));
-    expect(missing).toEqual(fatal("MissingInput", "the pipeline step has no input; set input to one of: DatabasePolicy (fn.azplatform.io/v1alpha1), SecretRotationPolicy (fn.azplatform.io/v1alpha1)"));
+    expect(missing).toEqual(fatal("MissingInput", "the pipeline step has no input; set input to one of: DatabasePolicy (fn.azplatform.io/v1alpha1), SecretRotationPolicy (fn.azplatform.io/v1alpha1), RolloutPolicy (fn.azplatform.io/v1alpha1), DueRotationsPolicy (fn.azplatform.io/v1alpha1)"));
     expect(await healthCheck(server.address, clientCredentials(pki).mtls)).toBe("SERVING");
   });
 
@@ -208,7 +208,7 @@ describe("function server with mutual TLS", () => {
       (client as unknown as { RunFunction: (r: unknown, cb: (e: Error | null, r: unknown) => void) => void }).RunFunction(encodeRequest(request({ input: undefined })), (e, r) => (e ? reject(e) : resolve(r)));
     });
     client.close();
-    expect(decodeResponse(wire)).toEqual(fatal("MissingInput", "the pipeline step has no input; set input to one of: DatabasePolicy (fn.azplatform.io/v1alpha1), SecretRotationPolicy (fn.azplatform.io/v1alpha1)"));
+    expect(decodeResponse(wire)).toEqual(fatal("MissingInput", "the pipeline step has no input; set input to one of: DatabasePolicy (fn.azplatform.io/v1alpha1), SecretRotationPolicy (fn.azplatform.io/v1alpha1), RolloutPolicy (fn.azplatform.io/v1alpha1), DueRotationsPolicy (fn.azplatform.io/v1alpha1)"));
   });
 });
 

@@ -97,7 +97,7 @@ export function memoryPorts(w: World, manager = ROTATION_MANAGER): Ports {
         mutated(`replace ${name} ${annotations["rotation.azplatform.io/phase"] ?? ""}`.trim());
         return view(s, manager);
       },
-      async applySecret(name, data, annotations) {
+      async applySecret(name, data, annotations, labels) {
         call("k8s.applySecret");
         let s = secret(name);
         if (s === undefined) {
@@ -111,6 +111,7 @@ export function memoryPorts(w: World, manager = ROTATION_MANAGER): Ports {
           s.data[k] = v;
         }
         Object.assign(s.annotations, annotations);
+        Object.assign(s.labels, labels);
         s.resourceVersion = w.rv++;
         mutated(`apply ${name} ${Object.keys(data).sort().join(",")}`);
         return view(s, manager);
