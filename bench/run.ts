@@ -2,7 +2,7 @@
 // Drives the real server (a separate process) over real gRPC with realistic requests, beside a baseline built on
 // the official SDK's server that echoes desired state, in the same run, and prints every figure with its ratio.
 import { spawn, spawnSync } from "node:child_process";
-import { readFileSync, writeFileSync } from "node:fs";
+import { readdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
@@ -16,10 +16,10 @@ import { freePort, startServer, stopAllServers, type RunningServer } from "../te
 
 const { values } = parseArgs({ options: { quick: { type: "boolean" }, json: { type: "boolean" } } });
 const quick = values.quick ?? false;
-const CALLS = quick ? 600 : 5000;
-const WARMUP = quick ? 100 : 500;
+const CALLS = quick ? 400 : 5000;
+const WARMUP = quick ? 50 : 500;
 const CONCURRENCY = [1, 16, 64];
-const LEAK = quick ? { first: 2_000, total: 20_000 } : { first: 20_000, total: 200_000 };
+const LEAK = quick ? { first: 1_000, total: 8_000 } : { first: 20_000, total: 200_000 };
 const CLK_TCK = 100;
 
 // ---- requests ----------------------------------------------------------------------------------------------
@@ -116,6 +116,27 @@ async function startupMs(entry: string): Promise<number> {
 // Measure what ships: the compiled server the image runs, not the TypeScript sources.
 const OURS = "dist/functions/main.js";
 
+/** Bytes of a directory tree, not descending into `skip` (nested node_modules are counted as their own packages). */
+function treeBytes(dir: string, skip = "node_modules"): number {
+  let n = 0;
+  for (const e of readdirSync(dir, { withFileTypes: true })) {
+    if (e.isDirectory()) {
+      if (e.name !== skip) n += treeBytes(join(dir, e.name), skip);
+    } else if (e.isFile()) n += statSync(join(dir, e.name)).size;
+  }
+  return n;
+}
+
+/** What the image ships besides Node: dist/ plus every package `npm ci --omit=dev` installs (the Dockerfile's deps stage). */
+function imageMB(): { dist_mb: number; node_modules_mb: number; total_mb: number } {
+  const ls = spawnSync("npm", ["ls", "--omit=dev", "--all", "--parseable"], { encoding: "utf8", maxBuffer: 64 * 1024 * 1024 });
+  const dirs = [...new Set(ls.stdout.split("\n").filter((l) => l.includes("/node_modules/")))];
+  const mb = (b: number) => b / 1024 / 1024;
+  const deps = mb(dirs.reduce((sum, d) => sum + treeBytes(d), 0));
+  const dist = mb(treeBytes("dist"));
+  return { dist_mb: dist, node_modules_mb: deps, total_mb: dist + deps };
+}
+
 async function main() {
   const built = spawnSync("npm", ["run", "-s", "build"], { stdio: "inherit" });
   if (built.status !== 0) throw new Error("npm run build failed");
@@ -168,6 +189,7 @@ async function main() {
   }
   record(`leak.database.${LEAK.first}_to_${LEAK.total}`, leak.ours, leak.base);
   record("startup", { serving_ms: await startupMs(OURS) }, { serving_ms: await startupMs("bench/baseline.ts") });
+  record("image", imageMB(), {});
 
   await stopAllServers();
   await kube.close();

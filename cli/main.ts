@@ -3,10 +3,9 @@
 import { parseArgs } from "node:util";
 import { join } from "node:path";
 import { pino } from "pino";
-import { route } from "../functions/router.ts";
 import { startServer, type RunningServer } from "../functions/server.ts";
 import { packageRoot, packageVersion } from "./package-root.ts";
-import { FatalResultError, render, TARGET } from "./render.ts";
+import { FatalResultError, offlineRoute, render, TARGET } from "./render.ts";
 import { formatFindings, validate } from "./validate.ts";
 import { InputError, readDocs, toYaml, yamlFiles } from "./yaml.ts";
 
@@ -98,7 +97,8 @@ async function cmdRender(argv: string[]): Promise<number> {
   let server: RunningServer | undefined;
   try {
     if (values.serve) {
-      server = await startServer({ address: "127.0.0.1:0", insecure: true, tlsServerCertsDir: "", maxRecvMessageSizeMB: 4 }, route, pino({ level: "warn" }, pino.destination(2)));
+      // The offline route: a due SecretRotation must never reach the cluster your kubeconfig points at.
+      server = await startServer({ address: "127.0.0.1:0", insecure: true, tlsServerCertsDir: "", maxRecvMessageSizeMB: 4 }, offlineRoute, pino({ level: "warn" }, pino.destination(2)));
       process.stderr.write(`render: serving function-azure-platform on 127.0.0.1:${server.port} for this render\n`);
     }
     const docs = await render({
@@ -152,4 +152,7 @@ export async function main(argv: string[]): Promise<number> {
   }
 }
 
-if (import.meta.main) process.exitCode = await main(process.argv.slice(2));
+// This file is the bin: always run (older Node has no import.meta.main, and must get an error, not silence).
+const [major = 0, minor = 0] = process.versions.node.split(".").map(Number);
+if (major < 22 || (major === 22 && minor < 18)) fail(`needs Node 22.18 or later (24 recommended); this is Node ${process.versions.node}`);
+process.exitCode = await main(process.argv.slice(2));

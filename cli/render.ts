@@ -67,8 +67,8 @@ function call(target: string, req: RunFunctionRequest): Promise<RunFunctionRespo
   });
 }
 
-/** Our functions, in-process. A SecretRotation that is due would reach Kubernetes, Azure and PostgreSQL: render stops there. */
-async function inProcess(req: RunFunctionRequest): Promise<RunFunctionResponse> {
+/** Our functions with no I/O. A SecretRotation that is due would reach Kubernetes, Azure and PostgreSQL: render stops there. */
+export async function offlineRoute(req: RunFunctionRequest): Promise<RunFunctionResponse> {
   if ((req.input as Obj | undefined)?.kind === ROTATION_POLICY_KIND) {
     return runSecretRotation(req, {
       now: () => new Date(),
@@ -76,6 +76,13 @@ async function inProcess(req: RunFunctionRequest): Promise<RunFunctionResponse> 
     });
   }
   return route(req);
+}
+
+/** Placeholder data for every credential a step declares: real credentials live in the cluster, never in a render. */
+export function placeholderCredentials(step: Obj): RunFunctionRequest["credentials"] {
+  const keys = ["clientId", "clientSecret", "tenantId", "host", "port", "username", "password"];
+  const data = Object.fromEntries(keys.map((k) => [k, Buffer.from(k === "port" ? "5432" : "placeholder")]));
+  return Object.fromEntries(((step.credentials ?? []) as Obj[]).filter((c) => typeof c.name === "string").map((c) => [c.name as string, { credentialData: { data } }]));
 }
 
 function isAutoReady(step: Obj, fn: Obj | undefined): boolean {
@@ -108,6 +115,7 @@ export async function render(o: RenderOptions): Promise<Obj[]> {
   let context: Obj | undefined;
   const results: Obj[] = [];
   const conditions: Obj[] = [];
+  let skippedDue = false;
   for (const step of (composition.spec?.pipeline ?? []) as Obj[]) {
     const fn = (o.functions ?? []).find((f) => f.metadata?.name === step.functionRef?.name);
     const annotations = { ...fn?.metadata?.annotations, ...o.annotations };
@@ -118,6 +126,7 @@ export async function render(o: RenderOptions): Promise<Obj[]> {
       desired,
       input: step.input,
       context,
+      credentials: placeholderCredentials(step),
     });
     let rsp: RunFunctionResponse;
     if (ours && o.ourTarget !== undefined) {
@@ -126,10 +135,11 @@ export async function render(o: RenderOptions): Promise<Obj[]> {
       rsp = await call(annotations[TARGET] ?? "localhost:9443", req);
     } else if (ours) {
       try {
-        rsp = await inProcess(req);
+        rsp = await offlineRoute(req);
       } catch (e) {
         if (!(e instanceof NoClusterError)) throw e;
-        notice(`step ${step.step}: ${e.message}; the output shows the XR as the cluster last reported it`);
+        notice(`step ${step.step}: ${e.message}; the output shows the XR's status as the cluster last reported it`);
+        skippedDue = true;
         continue;
       }
     } else if (isAutoReady(step, fn)) {
@@ -149,14 +159,18 @@ export async function render(o: RenderOptions): Promise<Obj[]> {
   }
 
   const meta = xr.metadata ?? {};
-  const status = { ...(desired.composite?.resource?.status ?? {}) };
+  const status = { ...(skippedDue ? (xr.status ?? {}) : {}), ...(desired.composite?.resource?.status ?? {}) };
+  delete status.conditions;
   // As crossplane render: the XR is Available when every composed resource is marked ready, else Creating.
   const unready = Object.entries(desired.resources)
     .filter(([, r]) => r.ready !== Ready.READY_TRUE)
     .map(([name]) => name)
     .sort();
+  // The function's own verdict on the XR wins, as in Crossplane's reconciler.
   const ready =
-    unready.length > 0
+    desired.composite?.ready === Ready.READY_FALSE || skippedDue
+      ? { type: "Ready", status: "False", reason: "Creating", ...(unready.length > 0 ? { message: `Unready resources: ${unready.join(", ")}` } : {}) }
+      : unready.length > 0
       ? { type: "Ready", status: "False", reason: "Creating", message: `Unready resources: ${unready.join(", ")}` }
       : { type: "Ready", status: "True", reason: "Available" };
   const out: Obj[] = [

@@ -11,7 +11,7 @@ import { ROTATION_POLICY_KIND } from "../functions/secret-rotation/policy.ts";
 import { handlers } from "../functions/router.ts";
 import { fatalResponse } from "../functions/shared/results.ts";
 import { packageRoot } from "./package-root.ts";
-import { OUR_INPUT_GROUP } from "./render.ts";
+import { OUR_INPUT_GROUP, placeholderCredentials } from "./render.ts";
 import { isSchemaDocument, loadCrds, SchemaRegistry, type Problem } from "./schema.ts";
 import { InputError, readDocsWithPositions, yamlFiles, type PositionedDoc } from "./yaml.ts";
 
@@ -61,13 +61,6 @@ function describe(d: Obj): string {
 /** The field a function's message starts with (`spec.size "xl" is not allowed` → `spec.size`). */
 export function fieldOf(message: string): string {
   return /^((?:spec|metadata)(?:\.[A-Za-z0-9_-]+|\[\d+\])*)/.exec(message)?.[1] ?? "";
-}
-
-/** Placeholder data for every credential a step declares: credentials come from the cluster, not from the PR. */
-function placeholderCredentials(step: Obj): RunFunctionRequest["credentials"] {
-  const keys = ["clientId", "clientSecret", "tenantId", "host", "port", "username", "password"];
-  const data = Object.fromEntries(keys.map((k) => [k, Buffer.from(k === "port" ? "5432" : "validate")]));
-  return Object.fromEntries(((step.credentials ?? []) as Obj[]).filter((c) => typeof c.name === "string").map((c) => [c.name as string, { credentialData: { data } }]));
 }
 
 class Offline extends Error {}
@@ -153,8 +146,13 @@ export async function validate(paths: string[], opts: ValidateOptions = {}): Pro
       }
     };
     const group = typeof doc.apiVersion === "string" ? doc.apiVersion.split("/")[0] : undefined;
-    if (doc.apiVersion === undefined || doc.kind === undefined) {
-      add("error", [{ path: "", message: "is not a Kubernetes object: apiVersion and kind are required" }]);
+    // Not a Kubernetes object (a Helm values file, a kustomize patch): not ours to check.
+    if (typeof doc.apiVersion !== "string" || typeof doc.kind !== "string") {
+      skipped++;
+      continue;
+    }
+    if (group !== XR_GROUP && OUR_KINDS.includes(doc.kind) && /^azpl/i.test(group ?? "")) {
+      add("error", [{ path: "apiVersion", message: `unknown group in apiVersion ${doc.apiVersion}; a ${doc.kind} is ${XR_GROUP}/v1alpha1` }]);
       continue;
     }
     if (group === XR_GROUP) {

@@ -48,7 +48,11 @@ export function readDocsWithPositions(file: string): PositionedDoc[] {
     }
     const v = d.toJS() as unknown;
     if (v === null || v === undefined) return;
-    if (typeof v !== "object" || Array.isArray(v)) throw new InputError(`${file}: document ${index} is not a Kubernetes object (a mapping with apiVersion and kind)`);
+    // A list or a scalar (a JSON patch, say) is no Kubernetes object: kept as an empty mapping, which callers skip.
+    if (typeof v !== "object" || Array.isArray(v)) {
+      out.push({ file, index, doc: {}, lineOf: () => 1 });
+      return;
+    }
     out.push({ file, index, doc: v as Obj, lineOf: (path) => lineOf(d, lines, path) });
   });
   return out;

@@ -1,7 +1,7 @@
 // Entry point: flags as Crossplane's function SDKs have them.
 import { parseArgs } from "node:util";
 import { pino } from "pino";
-import { Metrics, serveMetrics } from "./metrics.ts";
+import type { Observe } from "./server.ts";
 import { route } from "./router.ts";
 import { StartupError, startServer } from "./server.ts";
 
@@ -54,13 +54,25 @@ const numberFlag = (name: string, value: string): number => {
 };
 
 try {
+  // Metrics load beside the gRPC server, not before it: Crossplane's health probe must not wait for prom-client.
+  // Calls answered before they are ready are recorded once they are.
   const metricsAddress = flags["metrics-address"];
-  const metrics = metricsAddress === "off" ? undefined : new Metrics();
-  if (metrics !== undefined) {
-    const { port } = await serveMetrics(metrics, metricsAddress).catch((e: unknown) => {
-      throw new StartupError((e as Error).message);
-    });
-    logger.info({ address: metricsAddress, port }, "serving metrics");
+  let observe: Observe | undefined;
+  // Settles with the error, if any, so a failure before the gRPC server is up is not an unhandled rejection.
+  let metricsFailed: Promise<Error | undefined> = Promise.resolve(undefined);
+  if (metricsAddress !== "off") {
+    const early: Parameters<Observe>[] = [];
+    observe = (...call) => void early.push(call);
+    metricsFailed = import("./metrics.ts")
+      .then(async ({ Metrics, serveMetrics }) => {
+        const metrics = new Metrics();
+        const { port } = await serveMetrics(metrics, metricsAddress);
+        for (const call of early.splice(0)) metrics.observe(...call);
+        observe = (...call) => metrics.observe(...call);
+        logger.info({ address: metricsAddress, port }, "serving metrics");
+        return undefined;
+      })
+      .catch((e: unknown) => (e instanceof Error ? e : new Error(String(e))));
   }
   const server = await startServer(
     {
@@ -71,8 +83,10 @@ try {
     },
     route,
     logger,
-    metrics && ((req, rsp, seconds, threw) => metrics.observe(req, rsp, seconds, threw)),
+    observe && ((...call) => observe?.(...call)),
   );
+  const metricsError = await metricsFailed;
+  if (metricsError !== undefined) throw new StartupError(metricsError.message);
   const drainMs = numberFlag("drain-seconds", flags["drain-seconds"]) * 1000;
   let stopping = false;
   const stop = (signal: string) => {

@@ -151,10 +151,10 @@ describe("Metrics", () => {
     }
     const names = async () => (await series(m, "azplatform_rotation_failing")).map((l) => /name="([^"]+)"/.exec(l)?.[1]);
     expect(await names()).toEqual(["b", "c"]);
-    // The TTL of an idle rotation is at most 24 h; twice that plus 5 min later, nothing refreshed them.
-    now = NOW + (2 * 86_400 + 299) * 1000;
+    // Crossplane reconciles every XR at least hourly, whatever the TTL: two hours and 5 min without a call, it is gone.
+    now = NOW + (2 * 3600 + 299) * 1000;
     expect(await names()).toEqual(["b", "c"]);
-    now = NOW + (2 * 86_400 + 301) * 1000;
+    now = NOW + (2 * 3600 + 301) * 1000;
     expect(await names()).toEqual([]);
   });
 

@@ -11,8 +11,10 @@ export type Outcome = "ok" | "fatal" | "error";
 
 /** Per-rotation series kept at most; the least recently refreshed goes first. */
 export const MAX_ROTATION_SERIES = 10_000;
-/** A series outlives the call that refreshed it by twice that call's TTL plus this margin. */
+/** A series outlives the call that refreshed it by twice that call's TTL (at most an hour: Crossplane reconciles
+ * every XR at least hourly) plus this margin, so a deleted SecretRotation's series go within about 2 h. */
 const EXPIRY_MARGIN_S = 300;
+const MAX_REFRESH_S = 3600;
 
 interface RotationEntry extends RotationObservation {
   expiresAtMs: number;
@@ -113,7 +115,7 @@ export class Metrics {
     const key = `${o.namespace}/${o.name}`;
     // Delete first so the Map's order is least recently refreshed first.
     this.rotationsByXr.delete(key);
-    this.rotationsByXr.set(key, { ...o, expiresAtMs: this.now() + (2 * o.ttlSeconds + EXPIRY_MARGIN_S) * 1000 });
+    this.rotationsByXr.set(key, { ...o, expiresAtMs: this.now() + (2 * Math.min(o.ttlSeconds, MAX_REFRESH_S) + EXPIRY_MARGIN_S) * 1000 });
     while (this.rotationsByXr.size > this.maxSeries) {
       const oldest = this.rotationsByXr.keys().next().value;
       if (oldest === undefined) break;

@@ -47,6 +47,15 @@ describe("function-azure-platform validate", () => {
       ],
     },
     {
+      name: "a values file and a JSON patch are not ours and are skipped; a misspelt group is not",
+      args: ["test/cli/prs/mixed"],
+      code: 1,
+      stdout: [
+        "test/cli/prs/mixed/typo.yaml:1: error: document 0 (Database team-payments/orders): apiVersion: unknown group in apiVersion azplatfrom.io/v1alpha1; a Database is azplatform.io/v1alpha1",
+        "checked no documents of ours (2 other document(s) not ours): 1 error(s), 0 warning(s)",
+      ],
+    },
+    {
       name: "GitHub annotations put each problem on the PR's line",
       args: ["--format", "github", "test/cli/prs/bad/rotations.yaml"],
       code: 1,
