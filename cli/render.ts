@@ -23,6 +23,12 @@ export const RUNTIME = "render.crossplane.io/runtime";
 export const TARGET = "render.crossplane.io/runtime-development-target";
 export const RESOURCE_NAME = "crossplane.io/composition-resource-name";
 export const OUR_INPUT_GROUP = "fn.azplatform.io/";
+
+/** A pipeline step input this package serves (any kind of ours; the router names the unknown ones). */
+export function isOurInput(input: unknown): input is Obj {
+  const apiVersion = (input as Obj | undefined)?.apiVersion;
+  return typeof apiVersion === "string" && apiVersion.startsWith(OUR_INPUT_GROUP);
+}
 /** crossplane render stamps every condition with this time, so outputs diff cleanly. */
 const RENDER_TIME = "2024-01-01T00:00:00Z";
 
@@ -119,7 +125,7 @@ export async function render(o: RenderOptions): Promise<Obj[]> {
   for (const step of (composition.spec?.pipeline ?? []) as Obj[]) {
     const fn = (o.functions ?? []).find((f) => f.metadata?.name === step.functionRef?.name);
     const annotations = { ...fn?.metadata?.annotations, ...o.annotations };
-    const ours = typeof step.input?.apiVersion === "string" && step.input.apiVersion.startsWith(OUR_INPUT_GROUP);
+    const ours = isOurInput(step.input);
     const req = RunFunctionRequest.fromPartial({
       meta: { tag: `render-${step.step}`, capabilities: [] },
       observed: { composite: { resource: xr, connectionDetails: {}, ready: Ready.READY_UNSPECIFIED }, resources: observed },

@@ -11,7 +11,7 @@ import { ROTATION_POLICY_KIND } from "../functions/secret-rotation/policy.ts";
 import { handlers } from "../functions/router.ts";
 import { fatalResponse } from "../functions/shared/results.ts";
 import { packageRoot } from "./package-root.ts";
-import { OUR_INPUT_GROUP, placeholderCredentials } from "./render.ts";
+import { isOurInput, placeholderCredentials } from "./render.ts";
 import { isSchemaDocument, loadCrds, SchemaRegistry, type Problem } from "./schema.ts";
 import { InputError, readDocsWithPositions, yamlFiles, type PositionedDoc } from "./yaml.ts";
 
@@ -68,7 +68,7 @@ class Offline extends Error {}
 /** Runs one of our steps on the XR with no I/O; undefined when the step is not ours. */
 async function runStep(xr: Obj, step: Obj, now: Date): Promise<RunFunctionResponse | undefined> {
   const input = step.input as Obj | undefined;
-  if (typeof input?.apiVersion !== "string" || !input.apiVersion.startsWith(OUR_INPUT_GROUP)) return undefined;
+  if (!isOurInput(input)) return undefined;
   const req = RunFunctionRequest.fromPartial({
     meta: { tag: "validate", capabilities: [] },
     observed: { composite: { resource: xr, connectionDetails: {}, ready: Ready.READY_UNSPECIFIED }, resources: {} },
@@ -189,7 +189,7 @@ export async function validate(paths: string[], opts: ValidateOptions = {}): Pro
       if (crossplane) add("error", crossplane.validate(doc));
       ((doc.spec?.pipeline ?? []) as Obj[]).forEach((step, i) => {
         const input = step.input as Obj | undefined;
-        if (typeof input?.apiVersion !== "string" || !input.apiVersion.startsWith(OUR_INPUT_GROUP)) return;
+        if (!isOurInput(input)) return;
         const at = `spec.pipeline[${i}].input`;
         if (!inputSchemas.has(input.apiVersion, input.kind)) {
           add("error", [{ path: `${at}.kind`, message: `this package serves no input ${input.apiVersion} ${input.kind}` }]);
