@@ -1,18 +1,19 @@
 // npm run bench [-- --quick] [-- --json]
 // Drives the real server (a separate process) over real gRPC with realistic requests, beside a baseline built on
 // the official SDK's server that echoes desired state, in the same run, and prints every figure with its ratio.
-import { spawn, spawnSync } from "node:child_process";
+import { spawn } from "node:child_process";
 import { readdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
 import * as grpc from "@grpc/grpc-js";
-import { readDocs } from "../cli/yaml.ts";
 import { startAzureFake } from "../test/servers/azure/index.ts";
 import { startKubeFake } from "../test/servers/kubernetes.ts";
 import { makeTestPki } from "../test/support/certs.ts";
-import { clientCredentials, connect, healthCheck, type JsonObject, type PlainRequest, type RunFunctionClient } from "../test/support/proto-client.ts";
+import { clientCredentials, connect, healthCheck, type PlainRequest, type RunFunctionClient } from "../test/support/proto-client.ts";
 import { freePort, startServer, stopAllServers, type RunningServer } from "../test/support/server-process.ts";
+import { BUNDLE_DIR, BUNDLE_ENTRY, bundle } from "../scripts/bundle.ts";
+import { database, scenarios } from "./requests.ts";
 
 const { values } = parseArgs({ options: { quick: { type: "boolean" }, json: { type: "boolean" } } });
 const quick = values.quick ?? false;
@@ -21,32 +22,6 @@ const WARMUP = quick ? 50 : 500;
 const CONCURRENCY = [1, 16, 64];
 const LEAK = quick ? { first: 1_000, total: 8_000 } : { first: 20_000, total: 200_000 };
 const CLK_TCK = 100;
-
-// ---- requests ----------------------------------------------------------------------------------------------
-const [xr] = readDocs("examples/database/xr.yaml") as JsonObject[];
-const [composition] = readDocs("compositions/database-postgres.yaml") as JsonObject[];
-const observed = readDocs("examples/database/observed.yaml") as JsonObject[];
-const dbInput = ((composition?.spec as JsonObject).pipeline as JsonObject[])[0]?.input as JsonObject;
-const resources = Object.fromEntries(observed.map((r) => [((r.metadata as JsonObject).annotations as Record<string, string>)["crossplane.io/composition-resource-name"], { resource: r }]));
-const database: PlainRequest = { meta: { tag: "bench" }, observed: { composite: { resource: xr as JsonObject }, resources }, input: dbInput };
-
-const [rotationComposition] = readDocs("compositions/secret-rotation.yaml") as JsonObject[];
-const rotationInput = ((rotationComposition?.spec as JsonObject).pipeline as JsonObject[])[0]?.input as JsonObject;
-const [rotationXr] = readDocs("examples/secret-rotation/database-admin.yaml") as JsonObject[];
-const rotationIdle: PlainRequest = {
-  meta: { tag: "bench" },
-  observed: {
-    composite: {
-      resource: {
-        ...(rotationXr as JsonObject),
-        status: { phase: "Idle", currentVersion: 3, lastRotatedAt: new Date().toISOString(), nextRotationAt: new Date(Date.now() + 20 * 86_400_000).toISOString(), schedule: "720h" },
-      },
-    },
-  },
-  input: rotationInput,
-  credentials: { azure: { credentialData: { data: { clientId: Buffer.from("c"), clientSecret: Buffer.from("s"), tenantId: Buffer.from("t") } } } },
-};
-const scenarios: Record<string, PlainRequest> = { database, rotation_idle: rotationIdle };
 
 // ---- measurement -------------------------------------------------------------------------------------------
 function cpuSeconds(pid: number): number {
@@ -113,33 +88,17 @@ async function startupMs(entry: string): Promise<number> {
   return times[2] ?? 0;
 }
 
-// Measure what ships: the compiled server the image runs, not the TypeScript sources.
-const OURS = "dist/functions/main.js";
+// Measure what ships: the bundle the image runs, not the TypeScript sources.
+const OURS = BUNDLE_ENTRY;
 
-/** Bytes of a directory tree, not descending into `skip` (nested node_modules are counted as their own packages). */
-function treeBytes(dir: string, skip = "node_modules"): number {
-  let n = 0;
-  for (const e of readdirSync(dir, { withFileTypes: true })) {
-    if (e.isDirectory()) {
-      if (e.name !== skip) n += treeBytes(join(dir, e.name), skip);
-    } else if (e.isFile()) n += statSync(join(dir, e.name)).size;
-  }
-  return n;
-}
-
-/** What the image ships besides Node: dist/ plus every package `npm ci --omit=dev` installs (the Dockerfile's deps stage). */
-function imageMB(): { dist_mb: number; node_modules_mb: number; total_mb: number } {
-  const ls = spawnSync("npm", ["ls", "--omit=dev", "--all", "--parseable"], { encoding: "utf8", maxBuffer: 64 * 1024 * 1024 });
-  const dirs = [...new Set(ls.stdout.split("\n").filter((l) => l.includes("/node_modules/")))];
-  const mb = (b: number) => b / 1024 / 1024;
-  const deps = mb(dirs.reduce((sum, d) => sum + treeBytes(d), 0));
-  const dist = mb(treeBytes("dist"));
-  return { dist_mb: dist, node_modules_mb: deps, total_mb: dist + deps };
+/** What the image ships besides Node: the bundle directory, which is all the Dockerfile copies. */
+function imageMB(): { bundle_mb: number } {
+  const bytes = readdirSync(BUNDLE_DIR).reduce((sum, f) => sum + statSync(join(BUNDLE_DIR, f)).size, 0);
+  return { bundle_mb: bytes / 1024 / 1024 };
 }
 
 async function main() {
-  const built = spawnSync("npm", ["run", "-s", "build"], { stdio: "inherit" });
-  if (built.status !== 0) throw new Error("npm run build failed");
+  await bundle();
   const pki = await makeTestPki();
   const kube = await startKubeFake();
   const azure = await startAzureFake({ vaults: ["kv-payments"] });

@@ -1,6 +1,7 @@
 // RunFunction for Database: request in, response out, no I/O. Policy comes from the step input, never the XR.
 import { Ready, type Resource, type RunFunctionRequest, type RunFunctionResponse } from "@crossplane-org/function-sdk-typescript";
 import { DEFAULT_TTL, condition, fatalResponse, result } from "../shared/results.ts";
+import { cachedSafeParse } from "../shared/input-cache.ts";
 import { sortKeys } from "../shared/sort-keys.ts";
 import { ownedKeysOf } from "../shared/rotation-contract.ts";
 import { describeIssues } from "../shared/zod-errors.ts";
@@ -19,6 +20,8 @@ import {
 } from "./resources.ts";
 import { DatabaseXR, defaultDatabaseName } from "./xr.ts";
 
+const parseDatabasePolicy = cachedSafeParse(DatabasePolicy);
+
 export const KEY = {
   server: "server",
   secret: "connection-secret",
@@ -33,7 +36,7 @@ export interface DatabaseDeps {
 const DEFAULT_DEPS: DatabaseDeps = { newPassword: (length, login) => generatePassword({ length, avoid: [login] }) };
 
 export function runDatabase(req: RunFunctionRequest, deps: DatabaseDeps = DEFAULT_DEPS): RunFunctionResponse {
-  const policyParse = DatabasePolicy.safeParse(req.input);
+  const policyParse = parseDatabasePolicy(req.input);
   if (!policyParse.success) {
     return fatalResponse(req, "InvalidPolicy", `the Composition's DatabasePolicy input is invalid: ${describeIssues("", policyParse.error)}`);
   }

@@ -7,9 +7,12 @@
 import type { Resource, Result, RunFunctionRequest, RunFunctionResponse } from "@crossplane-org/function-sdk-typescript";
 import { z } from "zod";
 import { fatalResponse, result } from "../shared/results.ts";
+import { cachedSafeParse } from "../shared/input-cache.ts";
 import { describeIssues } from "../shared/zod-errors.ts";
 import { DueRotationsPolicy } from "./policy.ts";
 import { byLabels, desired, operationResponse, required } from "./respond.ts";
+
+const parseDueRotationsPolicy = cachedSafeParse(DueRotationsPolicy);
 
 export const SECRET_ROTATION_API_VERSION = "azplatform.io/v1alpha1";
 export const DUE_AT_ANNOTATION = "rotation.azplatform.io/due-at";
@@ -48,7 +51,7 @@ function requirementKey(namespace: string | undefined): string {
 }
 
 export function runDueRotations(req: RunFunctionRequest, deps: DueRotationsDeps): RunFunctionResponse {
-  const parsed = DueRotationsPolicy.safeParse(req.input);
+  const parsed = parseDueRotationsPolicy(req.input);
   if (!parsed.success) return fatalResponse(req, "InvalidPolicy", `the CronOperation's DueRotationsPolicy input is invalid: ${describeIssues("", parsed.error)}`);
   const policy = parsed.data;
 

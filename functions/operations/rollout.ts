@@ -11,10 +11,13 @@
 import type { Resource, RunFunctionRequest, RunFunctionResponse } from "@crossplane-org/function-sdk-typescript";
 import { rolloutAnnotation, rolloutValue, secretsOf } from "../shared/consumers.ts";
 import { fatalResponse, result } from "../shared/results.ts";
+import { cachedSafeParse } from "../shared/input-cache.ts";
 import { ROTATED_BY, ROTATION_VERSION } from "../shared/rotation-contract.ts";
 import { describeIssues } from "../shared/zod-errors.ts";
 import { RolloutPolicy } from "./policy.ts";
 import { WATCHED_RESOURCE, byLabels, byName, desired, operationResponse, required } from "./respond.ts";
+
+const parseRolloutPolicy = cachedSafeParse(RolloutPolicy);
 
 export const DEPLOYMENTS = "deployments";
 
@@ -29,7 +32,7 @@ function versionOf(value: string | undefined): number | undefined {
 }
 
 export function runRollout(req: RunFunctionRequest): RunFunctionResponse {
-  const parsed = RolloutPolicy.safeParse(req.input);
+  const parsed = parseRolloutPolicy(req.input);
   if (!parsed.success) return fatalResponse(req, "InvalidPolicy", `the WatchOperation's RolloutPolicy input is invalid: ${describeIssues("", parsed.error)}`);
   const policy = parsed.data;
 

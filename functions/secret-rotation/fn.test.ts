@@ -158,6 +158,28 @@ describe("SecretRotation RunFunction", () => {
     );
   });
 
+  const unavailable: Record<string, (w: World) => void> = {
+    StateCannotBeRead: (w) => w.failing.set("k8s.getSecret", "cannot reach the Kubernetes API to read Secret orders-pw-rotation-state: fetch failed (connect ECONNREFUSED)"),
+    FailureCannotBeSaved: (w) => {
+      w.roles.delete("orders_app");
+      w.failing.set("k8s.replaceSecret", "cannot reach the Kubernetes API to replace Secret orders-pw-rotation-state: fetch failed (connect ECONNREFUSED)");
+    },
+  };
+  for (const [name, breakIt] of Object.entries(unavailable)) {
+    it(`${name}KeepsTheObservedStatusAndRetriesSoon`, async () => {
+      const w = world();
+      breakIt(w);
+      const status = { ...IDLE_STATUS, nextRotationAt: "2026-11-24T11:00:00.000Z" };
+      const rsp = await runSecretRotation(request({ xr: xr({}, { status }) }), deps(w));
+      const cause = w.failing.get(name === "StateCannotBeRead" ? "k8s.getSecret" : "k8s.replaceSecret");
+      const message = `cannot rotate now: ${cause}; the apps keep version 3, retrying in 30 s`;
+      expect(rsp).toEqual(
+        response(status, { ttl: 30, ready: false, results: [res(Severity.SEVERITY_WARNING, "StateUnavailable", message)], conditions: [cond(false, "StateUnavailable", message)] }),
+      );
+      expect(w.secrets.get("orders-db")?.data.password).toBe("old-Pass1!");
+    });
+  }
+
   it("FailedRotationWaitingForItsRetryMakesZeroExternalCalls", async () => {
     const seen: ConnectArgs[] = [];
     const status = { phase: "Failed", currentVersion: 2, schedule: "720h", retryAt: "2026-11-24T12:05:00.000Z", lastError: "Set failed: boom; retrying" };

@@ -3,12 +3,15 @@
 import { Ready, type RunFunctionRequest, type RunFunctionResponse } from "@crossplane-org/function-sdk-typescript";
 import { generatePassword } from "../shared/password.ts";
 import { condition, fatalResponse, result } from "../shared/results.ts";
+import { cachedSafeParse } from "../shared/input-cache.ts";
 import { describeIssues } from "../shared/zod-errors.ts";
 import { runRotation, type Outcome } from "./engine.ts";
 import { globMatch, RotationPolicy } from "./policy.ts";
 import type { PostgresConnection, Ports } from "./ports.ts";
 import { cronTimes, formatDuration, parseDuration, shortestInterval, type Schedule } from "./schedule.ts";
 import { ROTATE_NOW_ANNOTATION, RotationXR } from "./xr.ts";
+
+const parseRotationPolicy = cachedSafeParse(RotationPolicy);
 
 export interface AzureCredential {
   kind: "clientSecret" | "workloadIdentity";
@@ -45,7 +48,7 @@ function stepCredential(credentials: Credentials, name: string, policyField: str
 }
 
 export async function runSecretRotation(req: RunFunctionRequest, deps: RotationDeps): Promise<RunFunctionResponse> {
-  const policyParse = RotationPolicy.safeParse(req.input);
+  const policyParse = parseRotationPolicy(req.input);
   if (!policyParse.success) {
     return fatalResponse(req, "InvalidPolicy", `the Composition's SecretRotationPolicy input is invalid: ${describeIssues("", policyParse.error)}`);
   }
@@ -137,16 +140,27 @@ export async function runSecretRotation(req: RunFunctionRequest, deps: RotationD
     return respond(req, { ...st, schedule: scheduleText }, ttlUntil(new Date(st.nextRotationAt ?? 0), now), idleConditions(st.currentVersion ?? 0, st.lastRotatedAt, st.nextRotationAt ?? ""), [], true);
   }
 
+  // Outside the try: a failure to build the ports is not the state being unavailable (and the CLI's offline
+  // connect rejects on purpose, to stop where the cluster would take over).
   const ports = await deps.connect({ namespace: xr.metadata.namespace, policy, azure });
-  const outcome = await runRotation({
-    name: xr.metadata.name,
-    spec,
-    clock: { now, schedule, trigger },
-    ports,
-    postgresAdmin,
-    generate: (avoid) => generatePassword({ length, symbols: spec.generator.symbols, avoid }),
-    ...(xr.metadata.uid !== undefined ? { owner: { apiVersion: xr.apiVersion, kind: xr.kind, name: xr.metadata.name, uid: xr.metadata.uid } } : {}),
-  });
+  let outcome: Outcome;
+  try {
+    outcome = await runRotation({
+      name: xr.metadata.name,
+      spec,
+      clock: { now, schedule, trigger },
+      ports,
+      postgresAdmin,
+      generate: (avoid) => generatePassword({ length, symbols: spec.generator.symbols, avoid }),
+      ...(xr.metadata.uid !== undefined ? { owner: { apiVersion: xr.apiVersion, kind: xr.kind, name: xr.metadata.name, uid: xr.metadata.uid } } : {}),
+    });
+  } catch (e) {
+    // The durable state could not be read or written (the Kubernetes API is unreachable or refuses): nothing can
+    // be decided, so the observed status stands and the call is repeated soon. What apps read is unchanged: a
+    // value is promoted only after the state that records it is saved.
+    const message = `cannot rotate now: ${e instanceof Error ? e.message : String(e)}; the apps keep version ${st.currentVersion ?? 0}, retrying in ${RETRY_WHILE_WAITING_S} s`;
+    return respond(req, { ...st }, RETRY_WHILE_WAITING_S, [condition("RotationSucceeded", false, "StateUnavailable", message)], [result("Warning", "StateUnavailable", message)], false);
+  }
   return fromOutcome(req, outcome, scheduleText, now);
 }
 

@@ -57,7 +57,9 @@ export function kubernetesPort(kc: KubeConfig, namespace: string): KubernetesPor
       const hint = e.code === 401 || e.code === 403 ? "; grant the function's service account access to Secrets and Deployments in this namespace" : "";
       throw new Error(`Kubernetes refused to ${what} in namespace ${namespace} (${e.code}): ${detail}${hint}`);
     }
-    throw new Error(`cannot reach the Kubernetes API to ${what}: ${e instanceof Error ? e.message : String(e)}`);
+    // fetch says only "fetch failed"; the cause says why (ECONNREFUSED, a TLS error, a DNS failure).
+    const cause = e instanceof Error && e.cause instanceof Error ? ` (${e.cause.message})` : "";
+    throw new Error(`cannot reach the Kubernetes API to ${what}: ${e instanceof Error ? e.message : String(e)}${cause}`);
   };
   const body = (
     name: string,

@@ -3,9 +3,17 @@ import { z } from "zod";
 
 export const ROTATION_POLICY_KIND = "SecretRotationPolicy";
 
+const globs = new Map<string, RegExp>();
+
 /** A glob with `*` only: `pg-payments-*`. */
 export function globMatch(pattern: string, value: string): boolean {
-  const re = new RegExp(`^${pattern.split("*").map((p) => p.replace(/[.*+?^${}()|[\]\\]/g, "\\$&")).join(".*")}$`);
+  let re = globs.get(pattern);
+  if (re === undefined) {
+    re = new RegExp(`^${pattern.split("*").map((p) => p.replace(/[.*+?^${}()|[\]\\]/g, "\\$&")).join(".*")}$`);
+    // Patterns come from policies, a handful per cluster; the bound only guards against a policy that churns.
+    if (globs.size >= 1024) globs.clear();
+    globs.set(pattern, re);
+  }
   return re.test(value);
 }
 

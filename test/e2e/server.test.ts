@@ -181,6 +181,25 @@ describe("function server with mutual TLS", () => {
     expect(await healthCheck(server.address, clientCredentials(pki).mtls)).toBe("SERVING");
   });
 
+  it("logs a call at info only when it has a Fatal or Warning result; --debug logs every call", async () => {
+    const lines: Record<string, unknown[]> = {};
+    for (const args of [[], ["--debug"]]) {
+      const s = await startServer({ insecure: true, args });
+      const client = connect(s.address);
+      await client.runFunction(request({ meta: { tag: "good" } }));
+      await client.runFunction(request({ meta: { tag: "bad" }, input: undefined }));
+      client.close();
+      await s.stop("SIGTERM");
+      lines[args.join("") || "default"] = s
+        .jsonLogs()
+        .filter((l) => l.msg === "RunFunction")
+        .map(({ level, tag, kind, xr, fatal, warning }) => ({ level, tag, kind, xr, fatal, warning }));
+    }
+    const good = { tag: "good", kind: "DatabasePolicy", xr: "team-payments/orders", fatal: 0, warning: 0 };
+    const bad = { tag: "bad", kind: undefined, xr: "team-payments/orders", fatal: 1, warning: 0 };
+    expect(lines).toEqual({ default: [{ level: 30, ...bad }], "--debug": [{ level: 20, ...good }, { level: 30, ...bad }] });
+  });
+
   it("answers bytes that are not a RunFunctionRequest with a gRPC error, and stays up", async () => {
     const Client = grpc.makeGenericClientConstructor({}, "Raw");
     const raw = new Client(server.address, clientCredentials(pki).mtls, { "grpc.use_local_subchannel_pool": 1 });
@@ -241,7 +260,7 @@ describe("function server start-up and shutdown", () => {
   });
 
   it("drains in-flight calls on SIGTERM, then exits 0", async () => {
-    const s = await startServer({ insecure: true });
+    const s = await startServer({ insecure: true, args: ["--debug"] });
     const client = connect(s.address);
     // Large observed state keeps the single-threaded server busy, so calls are still in flight at SIGTERM.
     const filler = Object.fromEntries(Array.from({ length: 300 }, (_, i) => [`cm-${i}`, { resource: { apiVersion: "v1", kind: "ConfigMap", data: { blob: "x".repeat(4000) } } }]));

@@ -159,7 +159,7 @@ const requireHere = createRequire(import.meta.url);
 
 /** Directory holding grpc-health-check's `health/v1/health.proto`. */
 export const HEALTH_PROTO_DIR = join(dirname(requireHere.resolve("grpc-health-check/package.json")), "proto");
-const HEALTH_SERVICE = "grpc.health.v1.Health";
+export const HEALTH_SERVICE = "grpc.health.v1.Health";
 
 /**
  * proto-loader options: string enums, plain numbers for int64 (Duration

@@ -14,8 +14,11 @@ import * as grpc from "@grpc/grpc-js";
 import { type TestPki, writeServerTls } from "./certs.ts";
 import { REPO_ROOT, clientCredentials, healthCheck } from "./proto-client.ts";
 
-/** Server entry point, relative to the repository root (the child's cwd). */
-export const SERVER_ENTRY = "functions/main.ts";
+/**
+ * Server entry point, relative to the repository root (the child's cwd): the TypeScript sources, or what
+ * FUNCTION_SERVER_ENTRY names (the bundle the image ships, when vitest runs the "bundle" project).
+ */
+export const SERVER_ENTRY = process.env.FUNCTION_SERVER_ENTRY || "functions/main.ts";
 
 const READY_TIMEOUT_MS = 15_000;
 const POLL_INTERVAL_MS = 100;
@@ -39,6 +42,8 @@ export interface StartServerOptions {
   insecure?: boolean;
   /** Added to (and overriding) the inherited environment. */
   env?: Record<string, string>;
+  /** Working directory of the server, which `entry` is relative to (default the repository root). */
+  cwd?: string;
   /** Credentials for the readiness probe; default mTLS from `pki`, else plaintext. */
   credentials?: grpc.ChannelCredentials;
   /** Default 15 s. */
@@ -104,9 +109,9 @@ interface Spawned {
   status(): ExitStatus | undefined;
 }
 
-function spawnServer(args: string[], env: Record<string, string> = {}, entry = SERVER_ENTRY): Spawned {
+function spawnServer(args: string[], env: Record<string, string> = {}, entry = SERVER_ENTRY, cwd = REPO_ROOT): Spawned {
   const child = spawn(process.execPath, [entry, ...args], {
-    cwd: REPO_ROOT,
+    cwd,
     // Many servers run at once in tests: each serves metrics on a port of its own unless a test picks one.
     env: { ...process.env, METRICS_ADDRESS: "127.0.0.1:0", ...env },
     stdio: ["ignore", "pipe", "pipe"],
@@ -193,7 +198,7 @@ export async function startServer(opts: StartServerOptions = {}): Promise<Runnin
   if (certsDir !== undefined) args.push("--tls-server-certs-dir", certsDir);
   args.push(...(opts.args ?? []));
 
-  const s = spawnServer(args, opts.env, opts.entry);
+  const s = spawnServer(args, opts.env, opts.entry, opts.cwd);
   const timeoutMs = opts.readyTimeoutMs ?? READY_TIMEOUT_MS;
   const deadline = Date.now() + timeoutMs;
   let lastProbe = "no probe yet";

@@ -1,0 +1,60 @@
+// npm run bench:profile [-- --scenario database|rotation_idle] [-- --calls N]
+// Runs one scenario against the server under `node --cpu-prof` and prints where its CPU time goes: self time by
+// package and by function, from the V8 profile it writes (open the .cpuprofile in Chrome DevTools for the tree).
+import { mkdtempSync, readdirSync, readFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { parseArgs } from "node:util";
+import { connect } from "../test/support/proto-client.ts";
+import { startServer, stopAllServers } from "../test/support/server-process.ts";
+import { BUNDLE_ENTRY, bundle } from "../scripts/bundle.ts";
+import { scenarios } from "./requests.ts";
+
+const { values } = parseArgs({ options: { scenario: { type: "string", default: "database" }, calls: { type: "string", default: "5000" }, entry: { type: "string", default: BUNDLE_ENTRY } } });
+const req = scenarios[values.scenario ?? ""];
+if (req === undefined) throw new Error(`--scenario must be one of ${Object.keys(scenarios).join(", ")}`);
+if (values.entry === BUNDLE_ENTRY) await bundle();
+const dir = mkdtempSync(join(tmpdir(), "fn-prof-"));
+const server = await startServer({ insecure: true, entry: values.entry, env: { NODE_OPTIONS: `--cpu-prof --cpu-prof-dir=${dir}` } });
+const client = connect(server.address);
+const calls = Number(values.calls);
+let next = 0;
+await Promise.all(
+  Array.from({ length: 16 }, async () => {
+    while (next++ < calls) await client.runFunction(req, { deadlineMs: 30_000 });
+  }),
+);
+client.close();
+await server.stop("SIGTERM");
+await stopAllServers();
+
+interface Node { id: number; callFrame: { functionName: string; url: string; lineNumber: number }; children?: number[] }
+const file = readdirSync(dir).find((f) => f.endsWith(".cpuprofile"));
+if (file === undefined) throw new Error(`no profile written in ${dir}`);
+const profile = JSON.parse(readFileSync(join(dir, file), "utf8")) as { nodes: Node[]; samples: number[]; timeDeltas: number[] };
+const byId = new Map(profile.nodes.map((n) => [n.id, n]));
+const self = new Map<number, number>();
+profile.samples.forEach((id, i) => self.set(id, (self.get(id) ?? 0) + (profile.timeDeltas[i] ?? 0)));
+const total = [...self.values()].reduce((a, b) => a + b, 0);
+const where = (url: string) => {
+  const m = /node_modules\/((?:@[^/]+\/)?[^/]+)/.exec(url);
+  if (m) return m[1] ?? url;
+  if (url.startsWith("node:")) return url;
+  if (url === "") return "(native/vm)";
+  return url.includes("/functions/") ? "functions (ours)" : url.replace(/^file:\/\/.*\/(dist|bench)\//, "$1/");
+};
+const sum = (key: (n: Node) => string) => {
+  const m = new Map<string, number>();
+  for (const [id, t] of self) {
+    const n = byId.get(id);
+    if (n) m.set(key(n), (m.get(key(n)) ?? 0) + t);
+  }
+  return [...m].sort((a, b) => b[1] - a[1]).slice(0, 25);
+};
+const print = (title: string, rows: [string, number][]) => {
+  process.stdout.write(`\n${title}\n`);
+  for (const [k, t] of rows) process.stdout.write(`${((t / total) * 100).toFixed(1).padStart(5)}%  ${(t / 1000 / calls).toFixed(3)} ms/call  ${k}\n`);
+};
+print(`self time by package (${(total / 1e6).toFixed(2)} s over ${calls} calls)`, sum((n) => where(n.callFrame.url)));
+print("self time by function", sum((n) => `${n.callFrame.functionName || "(anonymous)"} ${where(n.callFrame.url)}:${n.callFrame.lineNumber + 1}`));
+process.stdout.write(`\nprofile: ${join(dir, file)}\n`);

@@ -1,0 +1,35 @@
+// A pipeline step sends the same input on every call of every XR of its Composition, so each distinct input is
+// validated once and the parsed policy reused. The cache is a bounded map in process memory: a pure function's
+// result, which no replica needs to agree on.
+import type { z } from "zod";
+
+const MAX_ENTRIES = 64;
+
+function deepFreeze<T>(value: T): T {
+  if (value !== null && typeof value === "object" && !Object.isFrozen(value)) {
+    Object.freeze(value);
+    for (const v of Object.values(value)) deepFreeze(v);
+  }
+  return value;
+}
+
+/**
+ * `schema.safeParse`, remembered per distinct input (by its JSON). A successful result is deeply frozen, so a
+ * handler that changed a shared policy would throw rather than leak the change into the next call. Refusals are
+ * not kept: they are rare, and the message is built from the fresh error.
+ */
+export function cachedSafeParse<S extends z.ZodType>(schema: S, max = MAX_ENTRIES): (input: unknown) => z.ZodSafeParseResult<z.output<S>> {
+  const cache = new Map<string, z.ZodSafeParseSuccess<z.output<S>>>();
+  return (input) => {
+    const key = JSON.stringify(input) as string | undefined;
+    const hit = key === undefined ? undefined : cache.get(key);
+    if (hit !== undefined) return hit;
+    const parsed = schema.safeParse(input);
+    if (parsed.success && key !== undefined) {
+      deepFreeze(parsed.data);
+      if (cache.size >= max) cache.delete(cache.keys().next().value as string);
+      cache.set(key, parsed);
+    }
+    return parsed;
+  };
+}
