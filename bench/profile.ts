@@ -1,4 +1,4 @@
-// npm run bench:profile [-- --scenario database|rotation_idle] [-- --calls N]
+// npm run bench:profile [-- --scenario database|rotation_idle] [-- --calls N] [-- --entry FILE (default: the bundle)]
 // Runs one scenario against the server under `node --cpu-prof` and prints where its CPU time goes: self time by
 // package and by function, from the V8 profile it writes (open the .cpuprofile in Chrome DevTools for the tree).
 import { mkdtempSync, readdirSync, readFileSync } from "node:fs";

@@ -8,8 +8,9 @@ import { build } from "rolldown";
 export const BUNDLE_DIR = "dist/server";
 export const BUNDLE_ENTRY = `${BUNDLE_DIR}/main.mjs`;
 
-export async function bundle(): Promise<void> {
-  rmSync(BUNDLE_DIR, { recursive: true, force: true });
+/** Writes the bundle to `dir` (default dist/server, what the Dockerfile copies), replacing what was there. */
+export async function bundle(dir = BUNDLE_DIR): Promise<void> {
+  rmSync(dir, { recursive: true, force: true });
   await build({
     input: { main: "functions/main.ts" },
     platform: "node",
@@ -17,7 +18,7 @@ export async function bundle(): Promise<void> {
     external: ["pg-native"],
     logLevel: "warn",
     output: {
-      dir: BUNDLE_DIR,
+      dir,
       format: "esm",
       entryFileNames: "[name].mjs",
       chunkFileNames: "[name]-[hash].mjs",

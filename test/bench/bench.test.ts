@@ -1,0 +1,49 @@
+// Keeps `npm run bench` working: the script run end to end with a few calls per cell (--smoke), its --json output
+// checked for every figure the issue names, each beside its baseline and ratio. Timings are not asserted (that
+// is what the benchmark itself is for); what must hold on any machine is: an idle rotation calls nothing outside.
+import { execFile } from "node:child_process";
+import { promisify } from "node:util";
+import { describe, expect, it } from "vitest";
+import { repoRoot } from "../support/schema.ts";
+
+const exec = promisify(execFile);
+const PER_CALL = ["p50_ms", "p90_ms", "p99_ms", "throughput", "cpu_s_per_1k", "peak_rss_mb"];
+const ratioKey = (k: string) => `${k.replace(/_ms$/, "")}_ratio`;
+
+function expectedKeys(): string[] {
+  const keys: string[] = [];
+  const withBaseline = (prefix: string, figures: string[]) => {
+    for (const f of figures) keys.push(`${prefix}.${f}`, `${prefix}.${f}_baseline`, `${prefix}.${ratioKey(f)}`);
+  };
+  for (const scenario of ["database", "rotation_idle"]) {
+    for (const transport of ["insecure", "mtls"]) {
+      for (const c of [1, 16, 64]) {
+        withBaseline(`${scenario}.${transport}.c${c}`, PER_CALL);
+        if (scenario === "rotation_idle") keys.push(`${scenario}.${transport}.c${c}.external_calls`);
+      }
+    }
+  }
+  withBaseline("leak.database.50_to_100", ["rss_first_mb", "rss_last_mb", "rss_growth_pct"]);
+  withBaseline("startup", ["serving_ms"]);
+  keys.push("image.bundle_mb");
+  return keys.sort();
+}
+
+describe("npm run bench", () => {
+  it("reports every figure with its baseline and ratio, and an idle rotation makes no external call", async () => {
+    const { stdout } = await exec(process.execPath, ["bench/run.ts", "--smoke", "--json"], { cwd: repoRoot, maxBuffer: 16 * 1024 * 1024 });
+    const out = JSON.parse(stdout) as Record<string, number>;
+    expect(Object.keys(out).sort()).toEqual(expectedKeys());
+    expect(Object.entries(out).filter(([, v]) => !Number.isFinite(v))).toEqual([]);
+    expect(Object.entries(out).filter(([k]) => k.endsWith("external_calls"))).toEqual(
+      ["insecure", "mtls"].flatMap((t) => [1, 16, 64].map((c) => [`rotation_idle.${t}.c${c}.external_calls`, 0])),
+    );
+    // Each ratio is the figure over the baseline's (both rounded to 2 places in the output).
+    for (const [k, ratio] of Object.entries(out).filter(([k]) => k.endsWith("_ratio"))) {
+      const figure = Object.keys(out).find((f) => !f.endsWith("_baseline") && !f.endsWith("_ratio") && ratioKey(f) === k) ?? "";
+      const [v, b] = [out[figure] ?? NaN, out[`${figure}_baseline`] ?? NaN];
+      if (b >= 1) expect(Math.abs(ratio - v / b), `${k}: ${v} / ${b}`).toBeLessThan(0.05 + (0.01 * v) / b);
+    }
+    expect(out["image.bundle_mb"]).toBeGreaterThan(1);
+  }, 180_000);
+});
