@@ -7,15 +7,21 @@ import { join } from "node:path";
 import { parseArgs } from "node:util";
 import { connect } from "../test/support/proto-client.ts";
 import { startServer, stopAllServers } from "../test/support/server-process.ts";
-import { BUNDLE_ENTRY, bundle } from "../scripts/bundle.ts";
+import { bundle } from "../scripts/bundle.ts";
 import { scenarios } from "./requests.ts";
 
-const { values } = parseArgs({ options: { scenario: { type: "string", default: "database" }, calls: { type: "string", default: "5000" }, entry: { type: "string", default: BUNDLE_ENTRY } } });
+const { values } = parseArgs({ options: { scenario: { type: "string", default: "database" }, calls: { type: "string", default: "5000" }, entry: { type: "string" } } });
 const req = scenarios[values.scenario ?? ""];
 if (req === undefined) throw new Error(`--scenario must be one of ${Object.keys(scenarios).join(", ")}`);
-if (values.entry === BUNDLE_ENTRY) await bundle();
+// The default: the bundle as the image runs it, built into a directory of its own (a test run may be using dist/server).
+let entry = values.entry ?? "";
+if (values.entry === undefined) {
+  const out = mkdtempSync(join(tmpdir(), "fn-prof-bundle-"));
+  await bundle(out);
+  entry = join(out, "main.mjs");
+}
 const dir = mkdtempSync(join(tmpdir(), "fn-prof-"));
-const server = await startServer({ insecure: true, entry: values.entry, env: { NODE_OPTIONS: `--cpu-prof --cpu-prof-dir=${dir}` } });
+const server = await startServer({ insecure: true, entry, env: { NODE_OPTIONS: `--cpu-prof --cpu-prof-dir=${dir}` } });
 const client = connect(server.address);
 const calls = Number(values.calls);
 let next = 0;

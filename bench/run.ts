@@ -157,7 +157,6 @@ async function main() {
   await stopAllServers();
   await kube.close();
   await azure.close();
-  rmSync(BUNDLE, { recursive: true, force: true });
   rmSync(kubeconfig, { force: true });
   if (values.json) {
     process.stdout.write(`${JSON.stringify(out, null, 2)}\n`);
@@ -169,4 +168,9 @@ async function main() {
   }
 }
 
-await main();
+try {
+  await main();
+} finally {
+  await stopAllServers();
+  rmSync(BUNDLE, { recursive: true, force: true });
+}

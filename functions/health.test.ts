@@ -93,8 +93,9 @@ describe("health wire format", () => {
   });
 
   it("skips unknown fields and refuses truncated input", () => {
-    // field 2 (varint 5), field 3 (fixed64), then service = "a"
-    const withUnknown = Buffer.from([0x10, 0x05, 0x19, 1, 2, 3, 4, 5, 6, 7, 8, 0x0a, 0x01, 0x61]);
+    // field 2 (varint 5), field 3 (fixed64), field 4 (int64 -1: a 10-byte varint), then service = "a"
+    const minusOne = [0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x01];
+    const withUnknown = Buffer.from([0x10, 0x05, 0x19, 1, 2, 3, 4, 5, 6, 7, 8, 0x20, ...minusOne, 0x0a, 0x01, 0x61]);
     expect(decodeCheckRequest(withUnknown)).toEqual({ service: "a" });
     expect(() => decodeCheckRequest(Buffer.from([0x0a, 0x05, 0x61]))).toThrow("truncated field");
     expect(() => decodeCheckRequest(Buffer.from([0x0a]))).toThrow("truncated varint");

@@ -24,7 +24,8 @@ function varint(n: number): number[] {
 
 function readVarint(buf: Buffer, pos: number): [number, number] {
   let n = 0;
-  for (let shift = 0; shift < 35; shift += 7) {
+  // Up to 10 bytes: an unknown int64 field may be that long (only tags and lengths are used, and they are small).
+  for (let shift = 0; shift < 70; shift += 7) {
     const b = buf[pos++];
     if (b === undefined) throw new Error("truncated varint");
     n += (b & 0x7f) * 2 ** shift;
@@ -139,13 +140,17 @@ export class Health {
             call.write({ status });
           },
           end: () => {
-            set.delete(watcher);
+            forget();
             call.end();
           },
         };
         set.add(watcher);
-        call.on("cancelled", () => set.delete(watcher));
-        call.on("close", () => set.delete(watcher));
+        const forget = () => {
+          set.delete(watcher);
+          if (set.size === 0 && this.watchers.get(service) === set) this.watchers.delete(service);
+        };
+        call.on("cancelled", forget);
+        call.on("close", forget);
         // The spec: send the current status at once (SERVICE_UNKNOWN for a name not known yet), then each change.
         watcher.notify(this.statuses.get(service) ?? "SERVICE_UNKNOWN");
       },

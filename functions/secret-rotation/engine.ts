@@ -124,7 +124,10 @@ export async function runRotation(input: EngineInput): Promise<Outcome> {
       try {
         state = await save(failed(state, message, clock.now));
       } catch (saveError) {
-        if (!(saveError instanceof ConflictError)) throw saveError;
+        // The step's own error matters more than the failure to record it: both go up, in the save error.
+        if (saveError instanceof ConflictError) return { kind: "Failed", state, message };
+        if (saveError instanceof Error) saveError.message = `${message}; the failure could not be recorded: ${saveError.message}`;
+        throw saveError;
       }
       return { kind: "Failed", state, message };
     }

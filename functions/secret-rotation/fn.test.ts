@@ -171,8 +171,11 @@ describe("SecretRotation RunFunction", () => {
       breakIt(w);
       const status = { ...IDLE_STATUS, nextRotationAt: "2026-11-24T11:00:00.000Z" };
       const rsp = await runSecretRotation(request({ xr: xr({}, { status }) }), deps(w));
-      const cause = w.failing.get(name === "StateCannotBeRead" ? "k8s.getSecret" : "k8s.replaceSecret");
-      const message = `cannot rotate now: ${cause}; the apps keep version 3, retrying in 30 s`;
+      const cause =
+        name === "StateCannotBeRead"
+          ? w.failing.get("k8s.getSecret")
+          : `Set failed: role "orders_app" does not exist; the failure could not be recorded: ${w.failing.get("k8s.replaceSecret")}`;
+      const message = `cannot rotate now: ${cause}; the rotation resumes from its last saved step, retrying in 30 s`;
       expect(rsp).toEqual(
         response(status, { ttl: 30, ready: false, results: [res(Severity.SEVERITY_WARNING, "StateUnavailable", message)], conditions: [cond(false, "StateUnavailable", message)] }),
       );

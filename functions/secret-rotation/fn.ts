@@ -155,10 +155,11 @@ export async function runSecretRotation(req: RunFunctionRequest, deps: RotationD
       ...(xr.metadata.uid !== undefined ? { owner: { apiVersion: xr.apiVersion, kind: xr.kind, name: xr.metadata.name, uid: xr.metadata.uid } } : {}),
     });
   } catch (e) {
-    // The durable state could not be read or written (the Kubernetes API is unreachable or refuses): nothing can
-    // be decided, so the observed status stands and the call is repeated soon. What apps read is unchanged: a
-    // value is promoted only after the state that records it is saved.
-    const message = `cannot rotate now: ${e instanceof Error ? e.message : String(e)}; the apps keep version ${st.currentVersion ?? 0}, retrying in ${RETRY_WHILE_WAITING_S} s`;
+    // The durable state could not be read or written (the Kubernetes API is unreachable or refuses): the observed
+    // status stands and the call is repeated soon. The next call resumes from the last saved step; a pending value
+    // is kept in the state before any target changes, so nothing is lost, and a promotion whose record failed is
+    // simply repeated.
+    const message = `cannot rotate now: ${e instanceof Error ? e.message : String(e)}; the rotation resumes from its last saved step, retrying in ${RETRY_WHILE_WAITING_S} s`;
     return respond(req, { ...st }, RETRY_WHILE_WAITING_S, [condition("RotationSucceeded", false, "StateUnavailable", message)], [result("Warning", "StateUnavailable", message)], false);
   }
   return fromOutcome(req, outcome, scheduleText, now);

@@ -58,7 +58,9 @@ export function kubernetesPort(kc: KubeConfig, namespace: string): KubernetesPor
       throw new Error(`Kubernetes refused to ${what} in namespace ${namespace} (${e.code}): ${detail}${hint}`);
     }
     // fetch says only "fetch failed"; the cause says why (ECONNREFUSED, a TLS error, a DNS failure).
-    const cause = e instanceof Error && e.cause instanceof Error ? ` (${e.cause.message})` : "";
+    const c = e instanceof Error && e.cause instanceof Error ? (e.cause as Error & { code?: string; errors?: Error[] }) : undefined;
+    const why = c === undefined ? "" : c.message || c.errors?.map((x) => x.message).join("; ") || c.code || "";
+    const cause = why === "" ? "" : ` (${why})`;
     throw new Error(`cannot reach the Kubernetes API to ${what}: ${e instanceof Error ? e.message : String(e)}${cause}`);
   };
   const body = (

@@ -4,7 +4,7 @@ import { cachedSafeParse } from "./input-cache.ts";
 
 function counted() {
   let calls = 0;
-  const schema = z.object({ sizes: z.array(z.string()), note: z.string().default("n") }).transform((v) => {
+  const schema = z.object({ sizes: z.array(z.string()), note: z.string().default("n"), ha: z.object({ allowed: z.array(z.string()).default([]) }).default({ allowed: [] }) }).transform((v) => {
     calls++;
     return v;
   });
@@ -21,11 +21,14 @@ describe("cachedSafeParse", () => {
     expect({ calls: calls(), same: a === again, a: a.data, other: other.data }).toEqual({
       calls: 2,
       same: true,
-      a: { sizes: ["small"], note: "n" },
-      other: { sizes: ["large"], note: "n" },
+      a: { sizes: ["small"], note: "n", ha: { allowed: [] } },
+      other: { sizes: ["large"], note: "n", ha: { allowed: [] } },
     });
     expect(() => a.data?.sizes.push("x")).toThrow(TypeError);
     expect(() => Object.assign(a.data ?? {}, { note: "changed" })).toThrow(TypeError);
+    expect(() => a.data?.ha.allowed.push("x")).toThrow(TypeError);
+    // zod hands out its default values by reference: they are not frozen with the kept copy.
+    expect(Object.isFrozen(schema.parse({ sizes: [] }).ha.allowed)).toBe(false);
   });
 
   it("does not keep refusals: each call gets its own error", () => {

@@ -25,11 +25,11 @@ export function cachedSafeParse<S extends z.ZodType>(schema: S, max = MAX_ENTRIE
     const hit = key === undefined ? undefined : cache.get(key);
     if (hit !== undefined) return hit;
     const parsed = schema.safeParse(input);
-    if (parsed.success && key !== undefined) {
-      deepFreeze(parsed.data);
-      if (cache.size >= max) cache.delete(cache.keys().next().value as string);
-      cache.set(key, parsed);
-    }
-    return parsed;
+    if (!parsed.success || key === undefined) return parsed;
+    // A copy is frozen: zod hands out its default values by reference, and those must stay usable elsewhere.
+    const kept = { ...parsed, data: deepFreeze(structuredClone(parsed.data)) };
+    if (cache.size >= max) cache.delete(cache.keys().next().value as string);
+    cache.set(key, kept);
+    return kept;
   };
 }

@@ -140,7 +140,7 @@ describe("the image the Dockerfile builds", () => {
       {
         severity: "SEVERITY_WARNING",
         reason: "StateUnavailable",
-        message: `cannot rotate now: cannot reach the Kubernetes API to read Secret orders-admin-password-rotation-state: fetch failed (connect ECONNREFUSED 127.0.0.1:${closedPort}); the apps keep version 0, retrying in 30 s`,
+        message: `cannot rotate now: cannot reach the Kubernetes API to read Secret orders-admin-password-rotation-state: fetch failed (connect ECONNREFUSED 127.0.0.1:${closedPort}); the rotation resumes from its last saved step, retrying in 30 s`,
         target: "TARGET_COMPOSITE",
       },
     ]);
