@@ -1,38 +1,35 @@
 // npm run bench:profile [-- --scenario database|rotation_idle] [-- --calls N] [-- --entry FILE (default: the bundle)]
 // Runs one scenario against the server under `node --cpu-prof` and prints where its CPU time goes: self time by
 // package and by function, from the V8 profile it writes (open the .cpuprofile in Chrome DevTools for the tree).
-import { mkdtempSync, readdirSync, readFileSync } from "node:fs";
+import { mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
 import { connect } from "../test/support/proto-client.ts";
 import { startServer, stopAllServers } from "../test/support/server-process.ts";
 import { bundle } from "../scripts/bundle.ts";
-import { scenarios } from "./requests.ts";
+import { load, scenarios } from "./requests.ts";
 
 const { values } = parseArgs({ options: { scenario: { type: "string", default: "database" }, calls: { type: "string", default: "5000" }, entry: { type: "string" } } });
 const req = scenarios[values.scenario ?? ""];
 if (req === undefined) throw new Error(`--scenario must be one of ${Object.keys(scenarios).join(", ")}`);
 // The default: the bundle as the image runs it, built into a directory of its own (a test run may be using dist/server).
 let entry = values.entry ?? "";
+let bundleDir: string | undefined;
 if (values.entry === undefined) {
-  const out = mkdtempSync(join(tmpdir(), "fn-prof-bundle-"));
-  await bundle(out);
-  entry = join(out, "main.mjs");
+  bundleDir = mkdtempSync(join(tmpdir(), "fn-prof-bundle-"));
+  await bundle(bundleDir);
+  entry = join(bundleDir, "main.mjs");
 }
 const dir = mkdtempSync(join(tmpdir(), "fn-prof-"));
 const server = await startServer({ insecure: true, entry, env: { NODE_OPTIONS: `--cpu-prof --cpu-prof-dir=${dir}` } });
 const client = connect(server.address);
 const calls = Number(values.calls);
-let next = 0;
-await Promise.all(
-  Array.from({ length: 16 }, async () => {
-    while (next++ < calls) await client.runFunction(req, { deadlineMs: 30_000 });
-  }),
-);
+await load(client, req, calls, 16);
 client.close();
 await server.stop("SIGTERM");
 await stopAllServers();
+if (bundleDir !== undefined) rmSync(bundleDir, { recursive: true, force: true });
 
 interface Node { id: number; callFrame: { functionName: string; url: string; lineNumber: number }; children?: number[] }
 const file = readdirSync(dir).find((f) => f.endsWith(".cpuprofile"));
@@ -47,7 +44,7 @@ const where = (url: string) => {
   if (m) return m[1] ?? url;
   if (url.startsWith("node:")) return url;
   if (url === "") return "(native/vm)";
-  return url.includes("/functions/") ? "functions (ours)" : url.replace(/^file:\/\/.*\/(dist|bench)\//, "$1/");
+  return url.includes("/functions/") ? "functions (ours)" : url.replace(/^file:\/\/.*\/(dist|bench|fn-prof-bundle-[^/]+)\//, "$1/");
 };
 const sum = (key: (n: Node) => string) => {
   const m = new Map<string, number>();

@@ -1,6 +1,6 @@
 // The requests the benchmark and the profiler send: a Database XR with its observed resources (realistic size), and
-// a SecretRotation that is not due.
-import type { JsonObject, PlainRequest } from "../test/support/proto-client.ts";
+// a SecretRotation that is not due; and the load both drive with them.
+import type { JsonObject, PlainRequest, RunFunctionClient } from "../test/support/proto-client.ts";
 import { readDocs } from "../cli/yaml.ts";
 
 const [xr] = readDocs("examples/database/xr.yaml") as JsonObject[];
@@ -28,3 +28,24 @@ const rotationIdle: PlainRequest = {
 };
 export const scenarios: Record<string, PlainRequest> = { database, rotation_idle: rotationIdle };
 
+const pct = (sorted: number[], p: number) => sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))] ?? 0;
+
+/** `calls` calls over `concurrency` workers; refuses a Fatal result, so a broken request is never what is measured. */
+export async function load(client: RunFunctionClient, req: PlainRequest, calls: number, concurrency: number) {
+  const lat: number[] = [];
+  let next = 0;
+  const worker = async () => {
+    while (next < calls) {
+      next++;
+      const t = process.hrtime.bigint();
+      const rsp = await client.runFunction(req, { deadlineMs: 30_000 });
+      lat.push(Number(process.hrtime.bigint() - t) / 1e6);
+      if (rsp.results?.some((r) => r.severity === "SEVERITY_FATAL")) throw new Error(`fatal result: ${rsp.results[0]?.message}`);
+    }
+  };
+  const start = process.hrtime.bigint();
+  await Promise.all(Array.from({ length: concurrency }, worker));
+  const seconds = Number(process.hrtime.bigint() - start) / 1e9;
+  lat.sort((a, b) => a - b);
+  return { p50: pct(lat, 50), p90: pct(lat, 90), p99: pct(lat, 99), throughput: calls / seconds };
+}

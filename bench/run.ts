@@ -10,10 +10,10 @@ import * as grpc from "@grpc/grpc-js";
 import { startAzureFake } from "../test/servers/azure/index.ts";
 import { startKubeFake } from "../test/servers/kubernetes.ts";
 import { makeTestPki } from "../test/support/certs.ts";
-import { clientCredentials, connect, healthCheck, type PlainRequest, type RunFunctionClient } from "../test/support/proto-client.ts";
+import { clientCredentials, connect, healthCheck } from "../test/support/proto-client.ts";
 import { freePort, startServer, stopAllServers, type RunningServer } from "../test/support/server-process.ts";
 import { bundle } from "../scripts/bundle.ts";
-import { database, scenarios } from "./requests.ts";
+import { database, load, scenarios } from "./requests.ts";
 
 // --smoke: a few calls per cell, for the test that keeps this script working; its figures mean nothing.
 const { values } = parseArgs({ options: { quick: { type: "boolean" }, json: { type: "boolean" }, smoke: { type: "boolean" } } });
@@ -34,27 +34,6 @@ function rssMB(pid: number, field: "VmRSS" | "VmHWM"): number {
   const m = new RegExp(`${field}:\\s+(\\d+) kB`).exec(readFileSync(`/proc/${pid}/status`, "utf8"));
   return Number(m?.[1] ?? 0) / 1024;
 }
-const pct = (sorted: number[], p: number) => sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))] ?? 0;
-
-async function load(client: RunFunctionClient, req: PlainRequest, calls: number, concurrency: number) {
-  const lat: number[] = [];
-  let next = 0;
-  const worker = async () => {
-    while (next < calls) {
-      next++;
-      const t = process.hrtime.bigint();
-      const rsp = await client.runFunction(req, { deadlineMs: 30_000 });
-      lat.push(Number(process.hrtime.bigint() - t) / 1e6);
-      if (rsp.results?.some((r) => r.severity === "SEVERITY_FATAL")) throw new Error(`fatal result: ${rsp.results[0]?.message}`);
-    }
-  };
-  const start = process.hrtime.bigint();
-  await Promise.all(Array.from({ length: concurrency }, worker));
-  const seconds = Number(process.hrtime.bigint() - start) / 1e9;
-  lat.sort((a, b) => a - b);
-  return { p50: pct(lat, 50), p90: pct(lat, 90), p99: pct(lat, 99), throughput: calls / seconds };
-}
-
 type Figures = Record<string, number>;
 const out: Record<string, number> = {};
 const rows: string[][] = [];
