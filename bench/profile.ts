@@ -1,4 +1,4 @@
-// npm run bench:profile [-- --scenario database|rotation_idle] [-- --calls N] [-- --entry FILE (default: the bundle)]
+// npm run bench:profile [-- --scenario database|rotation_idle] [-- --calls N] [-- --entry FILE (default: the bundle)] [-- --top N]
 // Runs one scenario against the server under `node --cpu-prof` and prints where its CPU time goes: self time by
 // package and by function, from the V8 profile it writes (open the .cpuprofile in Chrome DevTools for the tree).
 import { mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
@@ -10,7 +10,7 @@ import { startServer, stopAllServers } from "../test/support/server-process.ts";
 import { bundle } from "../scripts/bundle.ts";
 import { load, scenarios } from "./requests.ts";
 
-const { values } = parseArgs({ options: { scenario: { type: "string", default: "database" }, calls: { type: "string", default: "5000" }, entry: { type: "string" } } });
+const { values } = parseArgs({ options: { scenario: { type: "string", default: "database" }, calls: { type: "string", default: "5000" }, entry: { type: "string" }, top: { type: "string", default: "25" } } });
 const req = scenarios[values.scenario ?? ""];
 if (req === undefined) throw new Error(`--scenario must be one of ${Object.keys(scenarios).join(", ")}`);
 // The default: the bundle as the image runs it, built into a directory of its own (a test run may be using dist/server).
@@ -52,7 +52,7 @@ const sum = (key: (n: Node) => string) => {
     const n = byId.get(id);
     if (n) m.set(key(n), (m.get(key(n)) ?? 0) + t);
   }
-  return [...m].sort((a, b) => b[1] - a[1]).slice(0, 25);
+  return [...m].sort((a, b) => b[1] - a[1]).slice(0, Number(values.top));
 };
 const print = (title: string, rows: [string, number][]) => {
   process.stdout.write(`\n${title}\n`);

@@ -30,22 +30,33 @@ export const scenarios: Record<string, PlainRequest> = { database, rotation_idle
 
 const pct = (sorted: number[], p: number) => sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))] ?? 0;
 
+export interface Run {
+  /** Each call's latency in milliseconds, in the order they finished. */
+  latencies: number[];
+  seconds: number;
+}
+
 /** `calls` calls over `concurrency` workers; refuses a Fatal result, so a broken request is never what is measured. */
-export async function load(client: RunFunctionClient, req: PlainRequest, calls: number, concurrency: number) {
-  const lat: number[] = [];
+export async function load(client: RunFunctionClient, req: PlainRequest, calls: number, concurrency: number): Promise<Run> {
+  const latencies: number[] = [];
   let next = 0;
   const worker = async () => {
     while (next < calls) {
       next++;
       const t = process.hrtime.bigint();
       const rsp = await client.runFunction(req, { deadlineMs: 30_000 });
-      lat.push(Number(process.hrtime.bigint() - t) / 1e6);
+      latencies.push(Number(process.hrtime.bigint() - t) / 1e6);
       if (rsp.results?.some((r) => r.severity === "SEVERITY_FATAL")) throw new Error(`fatal result: ${rsp.results[0]?.message}`);
     }
   };
   const start = process.hrtime.bigint();
   await Promise.all(Array.from({ length: concurrency }, worker));
-  const seconds = Number(process.hrtime.bigint() - start) / 1e9;
-  lat.sort((a, b) => a - b);
-  return { p50: pct(lat, 50), p90: pct(lat, 90), p99: pct(lat, 99), throughput: calls / seconds };
+  return { latencies, seconds: Number(process.hrtime.bigint() - start) / 1e9 };
+}
+
+/** Percentiles of the runs' latencies taken together, and their calls per second of the time they took. */
+export function summarize(runs: Run[]) {
+  const lat = runs.flatMap((r) => r.latencies).sort((a, b) => a - b);
+  const seconds = runs.reduce((s, r) => s + r.seconds, 0);
+  return { p50: pct(lat, 50), p90: pct(lat, 90), p99: pct(lat, 99), throughput: seconds === 0 ? 0 : lat.length / seconds };
 }

@@ -1,4 +1,4 @@
-// npm run bench [-- --quick] [-- --json]
+// npm run bench [-- --quick] [-- --json] [-- --scenario S --transport T --concurrency C --calls N (only those cells)]
 // Drives the real server (a separate process) over real gRPC with realistic requests, beside a baseline built on
 // the official SDK's server that echoes desired state, in the same run, and prints every figure with its ratio.
 import { spawn } from "node:child_process";
@@ -13,16 +13,43 @@ import { makeTestPki } from "../test/support/certs.ts";
 import { clientCredentials, connect, healthCheck } from "../test/support/proto-client.ts";
 import { freePort, startServer, stopAllServers, type RunningServer } from "../test/support/server-process.ts";
 import { bundle } from "../scripts/bundle.ts";
-import { database, load, scenarios } from "./requests.ts";
+import { database, load, scenarios, summarize, type Run } from "./requests.ts";
 
 // --smoke: a few calls per cell, for the test that keeps this script working; its figures mean nothing.
-const { values } = parseArgs({ options: { quick: { type: "boolean" }, json: { type: "boolean" }, smoke: { type: "boolean" } } });
+// --scenario, --transport, --concurrency: only the cells named (to reproduce one figure, or to see the effect of a change).
+const { values } = parseArgs({
+  options: {
+    quick: { type: "boolean" },
+    json: { type: "boolean" },
+    smoke: { type: "boolean" },
+    scenario: { type: "string", multiple: true },
+    transport: { type: "string", multiple: true },
+    concurrency: { type: "string", multiple: true },
+    calls: { type: "string" },
+  },
+});
 const mode = values.smoke ? "smoke" : values.quick ? "quick" : "full";
-const CALLS = { smoke: 20, quick: 400, full: 5000 }[mode];
+const CALLS = values.calls === undefined ? { smoke: 20, quick: 400, full: 5000 }[mode] : Number(values.calls);
+if (!Number.isInteger(CALLS) || CALLS < 1) throw new Error(`--calls ${values.calls ?? ""}: must be a whole number above 0`);
 const WARMUP = { smoke: 5, quick: 50, full: 500 }[mode];
-const CONCURRENCY = [1, 16, 64];
+function only<T extends string | number>(flag: string, given: string[] | undefined, all: readonly T[]): T[] {
+  if (given === undefined) return [...all];
+  const picked = all.filter((v) => given.includes(String(v)));
+  const unknown = given.filter((g) => !all.some((v) => String(v) === g));
+  if (unknown.length > 0) throw new Error(`--${flag} ${unknown.join(", ")}: must be one of ${all.join(", ")}`);
+  return picked;
+}
+const SCENARIOS = only("scenario", values.scenario, Object.keys(scenarios));
+const TRANSPORTS = only("transport", values.transport, ["insecure", "mtls"] as const);
+const CONCURRENCY = only("concurrency", values.concurrency, [1, 16, 64]);
+// Cells picked by hand: the leak check and start-up (whole-run figures) are left out.
+const PICKED = values.scenario !== undefined || values.transport !== undefined || values.concurrency !== undefined;
 const LEAK = { smoke: { first: 50, total: 100 }, quick: { first: 1_000, total: 8_000 }, full: { first: 20_000, total: 200_000 } }[mode];
 const STARTUP_RUNS = mode === "smoke" ? 1 : 5;
+/** Each cell's calls go in this many rounds, alternating between ours and the baseline. */
+const ROUNDS = mode === "smoke" ? 2 : 10;
+const WHO = ["ours", "base"] as const;
+type Who = (typeof WHO)[number];
 const CLK_TCK = 100;
 
 // ---- measurement -------------------------------------------------------------------------------------------
@@ -93,29 +120,58 @@ async function main() {
     mtls: { ours: await startServer({ pki, env, entry: OURS }), base: await startServer({ pki, entry: "bench/baseline.ts" }) },
   };
   const creds = { insecure: grpc.credentials.createInsecure(), mtls: clientCredentials(pki).mtls };
-  for (const [name, req] of Object.entries(scenarios)) {
-    for (const transport of ["insecure", "mtls"] as const) {
+  for (const name of SCENARIOS) {
+    const req = scenarios[name];
+    if (req === undefined) continue;
+    for (const transport of TRANSPORTS) {
       for (const c of CONCURRENCY) {
         const pair = servers[transport];
         if (pair === undefined) continue;
-        const figures: Record<"ours" | "base", Figures> = { ours: {}, base: {} };
         kube.resetCalls();
         azure.resetCalls();
-        for (const who of ["ours", "base"] as const) {
-          const s = pair[who];
-          const client = connect(s.address, creds[transport]);
-          await load(client, req, WARMUP, c);
-          const cpu0 = cpuSeconds(s.process.pid ?? 0);
-          const r = await load(client, req, CALLS, c);
-          const cpu = cpuSeconds(s.process.pid ?? 0) - cpu0;
-          client.close();
-          figures[who] = { p50_ms: r.p50, p90_ms: r.p90, p99_ms: r.p99, throughput: r.throughput, cpu_s_per_1k: (cpu / CALLS) * 1000, peak_rss_mb: rssMB(s.process.pid ?? 0, "VmHWM") };
+        // Interleaved: the calls go in rounds, ours and the baseline's taking turns (and turns at going first), so
+        // a slow spell of a shared machine falls on both alike instead of on whichever ran then.
+        const clients = { ours: connect(pair.ours.address, creds[transport]), base: connect(pair.base.address, creds[transport]) };
+        const runs: Record<Who, Run[]> = { ours: [], base: [] };
+        for (const who of WHO) await load(clients[who], req, WARMUP, c);
+        // CPU over the whole cell: a server waiting for its turn uses none, and /proc counts in 10 ms ticks.
+        const cpu0 = { ours: cpuSeconds(pair.ours.process.pid ?? 0), base: cpuSeconds(pair.base.process.pid ?? 0) };
+        const per = Math.max(1, Math.ceil(CALLS / ROUNDS));
+        for (let round = 0, done = 0; done < CALLS; round++, done += per) {
+          const calls = Math.min(per, CALLS - done);
+          for (const who of round % 2 === 0 ? WHO : [...WHO].reverse()) runs[who].push(await load(clients[who], req, calls, c));
+        }
+        const figures = {} as Record<Who, Figures>;
+        for (const who of WHO) {
+          clients[who].close();
+          const r = summarize(runs[who]);
+          const cpu = cpuSeconds(pair[who].process.pid ?? 0) - cpu0[who];
+          figures[who] = { p50_ms: r.p50, p90_ms: r.p90, p99_ms: r.p99, throughput: r.throughput, cpu_s_per_1k: (cpu / CALLS) * 1000, peak_rss_mb: rssMB(pair[who].process.pid ?? 0, "VmHWM") };
         }
         if (name === "rotation_idle") figures.ours.external_calls = kube.calls().length + azure.calls().length;
         record(`${name}.${transport}.c${c}`, figures.ours, figures.base);
       }
     }
   }
+  if (!PICKED) await wholeRun(servers);
+  record("image", imageMB(), {});
+
+  await stopAllServers();
+  await kube.close();
+  await azure.close();
+  rmSync(kubeconfig, { force: true });
+  if (values.json) {
+    process.stdout.write(`${JSON.stringify(out, null, 2)}\n`);
+  } else {
+    const header = ["scenario", "figure", "function", "baseline", "ratio"];
+    const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? "").length)));
+    for (const r of [header, ...rows]) process.stdout.write(`${r.map((c, i) => c.padEnd(widths[i] ?? 0)).join("  ")}\n`);
+    process.stdout.write(`\n${new Date().toISOString()} · ${(await import("node:os")).cpus().length} cores · node ${process.version} · ${mode} (${CALLS} calls per cell)\n`);
+  }
+}
+
+/** The leak check and start-up: figures of the whole server, not of one cell. */
+async function wholeRun(servers: Record<string, { ours: RunningServer; base: RunningServer }>) {
   // Leak check: RSS after the first calls and after many more, same load.
   const leak: Record<"ours" | "base", Figures> = { ours: {}, base: {} };
   for (const who of ["ours", "base"] as const) {
@@ -131,20 +187,6 @@ async function main() {
   }
   record(`leak.database.${LEAK.first}_to_${LEAK.total}`, leak.ours, leak.base);
   record("startup", { serving_ms: await startupMs(OURS) }, { serving_ms: await startupMs("bench/baseline.ts") });
-  record("image", imageMB(), {});
-
-  await stopAllServers();
-  await kube.close();
-  await azure.close();
-  rmSync(kubeconfig, { force: true });
-  if (values.json) {
-    process.stdout.write(`${JSON.stringify(out, null, 2)}\n`);
-  } else {
-    const header = ["scenario", "figure", "function", "baseline", "ratio"];
-    const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? "").length)));
-    for (const r of [header, ...rows]) process.stdout.write(`${r.map((c, i) => c.padEnd(widths[i] ?? 0)).join("  ")}\n`);
-    process.stdout.write(`\n${new Date().toISOString()} · ${(await import("node:os")).cpus().length} cores · node ${process.version} · ${mode} (${CALLS} calls per cell)\n`);
-  }
 }
 
 try {

@@ -97,7 +97,7 @@ describe("health wire format", () => {
     const minusOne = [0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x01];
     const withUnknown = Buffer.from([0x10, 0x05, 0x19, 1, 2, 3, 4, 5, 6, 7, 8, 0x20, ...minusOne, 0x0a, 0x01, 0x61]);
     expect(decodeCheckRequest(withUnknown)).toEqual({ service: "a" });
-    expect(() => decodeCheckRequest(Buffer.from([0x0a, 0x05, 0x61]))).toThrow("truncated field");
-    expect(() => decodeCheckRequest(Buffer.from([0x0a]))).toThrow("truncated varint");
+    expect(() => decodeCheckRequest(Buffer.from([0x0a, 0x05, 0x61]))).toThrow("truncated message: a field runs past the end of its message");
+    expect(() => decodeCheckRequest(Buffer.from([0x0a]))).toThrow("truncated message: a varint runs past the end");
   });
 });

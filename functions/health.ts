@@ -2,9 +2,10 @@
 //
 // Written here rather than taken from grpc-health-check: that package parses health.proto with protobufjs when it
 // is imported, which cost 53 ms of a 500 ms start-up budget and could not be bundled (it finds the .proto through
-// __dirname). The messages are one string and one enum, so they are encoded by hand; the tests drive this service
-// with a client built from grpc-health-check's own health.proto.
+// __dirname). The messages are one string and one enum, so they are encoded by hand (functions/shared/protowire.ts);
+// the tests drive this service with a client built from grpc-health-check's own health.proto.
 import * as grpc from "@grpc/grpc-js";
+import { Reader, Wire, Writer } from "./shared/protowire.ts";
 
 export type ServingStatus = "UNKNOWN" | "SERVING" | "NOT_SERVING" | "SERVICE_UNKNOWN";
 const STATUS_NUMBER: Record<ServingStatus, number> = { UNKNOWN: 0, SERVING: 1, NOT_SERVING: 2, SERVICE_UNKNOWN: 3 };
@@ -12,74 +13,45 @@ const STATUS_NUMBER: Record<ServingStatus, number> = { UNKNOWN: 0, SERVING: 1, N
 // ---- wire format: HealthCheckRequest { string service = 1; }, HealthCheckResponse { ServingStatus status = 1; },
 // HealthListRequest {}, HealthListResponse { map<string, HealthCheckResponse> statuses = 1; } ----
 
-function varint(n: number): number[] {
-  const out: number[] = [];
-  while (n > 0x7f) {
-    out.push((n & 0x7f) | 0x80);
-    n >>>= 7;
-  }
-  out.push(n);
-  return out;
-}
-
-function readVarint(buf: Buffer, pos: number): [number, number] {
-  let n = 0;
-  // Up to 10 bytes: an unknown int64 field may be that long (only tags and lengths are used, and they are small).
-  for (let shift = 0; shift < 70; shift += 7) {
-    const b = buf[pos++];
-    if (b === undefined) throw new Error("truncated varint");
-    n += (b & 0x7f) * 2 ** shift;
-    if (b < 0x80) return [n, pos];
-  }
-  throw new Error("varint too long");
-}
-
 /** Reads field 1 (the service name) and skips any other field, as proto3 requires of unknown fields. */
 export function decodeCheckRequest(buf: Buffer): { service: string } {
+  const r = new Reader(buf);
   let service = "";
-  let pos = 0;
-  while (pos < buf.length) {
-    let tag: number;
-    [tag, pos] = readVarint(buf, pos);
-    const wire = tag & 7;
-    if (wire === 0) {
-      [, pos] = readVarint(buf, pos);
-    } else if (wire === 1) {
-      pos += 8;
-    } else if (wire === 5) {
-      pos += 4;
-    } else if (wire === 2) {
-      let len: number;
-      [len, pos] = readVarint(buf, pos);
-      if (pos + len > buf.length) throw new Error("truncated field");
-      if (tag >>> 3 === 1) service = buf.toString("utf8", pos, pos + len);
-      pos += len;
-    } else {
-      throw new Error(`unsupported wire type ${wire}`);
-    }
+  while (r.pos < buf.length) {
+    const tag = r.uint32();
+    if (tag === 10) service = r.string(r.end(buf.length));
+    else r.skip(tag, buf.length);
   }
-  if (pos > buf.length) throw new Error("truncated field");
   return { service };
 }
 
-function checkResponseBytes(status: ServingStatus): number[] {
+function writeStatus(w: Writer, status: ServingStatus): void {
   const n = STATUS_NUMBER[status];
-  return n === 0 ? [] : [0x08, ...varint(n)];
+  if (n === 0) return;
+  w.tag(1, Wire.Varint);
+  w.uint(n);
 }
 
 export function encodeCheckResponse(rsp: { status: ServingStatus }): Buffer {
-  return Buffer.from(checkResponseBytes(rsp.status));
+  const w = new Writer(16);
+  writeStatus(w, rsp.status);
+  return w.finish();
 }
 
 export function encodeListResponse(rsp: { statuses: Record<string, { status: ServingStatus }> }): Buffer {
-  const parts: number[] = [];
+  const w = new Writer(256);
   for (const [service, { status }] of Object.entries(rsp.statuses)) {
-    const key = [...Buffer.from(service, "utf8")];
-    const value = checkResponseBytes(status);
-    const entry = [0x0a, ...varint(key.length), ...key, 0x12, ...varint(value.length), ...value];
-    parts.push(0x0a, ...varint(entry.length), ...entry);
+    w.tag(1, Wire.Bytes);
+    const entry = w.fork();
+    w.tag(1, Wire.Bytes);
+    w.string(service);
+    w.tag(2, Wire.Bytes);
+    const value = w.fork();
+    writeStatus(w, status);
+    w.join(value);
+    w.join(entry);
   }
-  return Buffer.from(parts);
+  return w.finish();
 }
 
 const method = <Req, Rsp>(name: string, responseStream: boolean, deserialize: (b: Buffer) => Req, serialize: (r: Rsp) => Buffer) => ({

@@ -11,6 +11,7 @@ import {
 import type { Logger } from "pino";
 import { Health } from "./health.ts";
 import { fatalResponse } from "./shared/results.ts";
+import { decodeRunFunctionRequest, encodeRunFunctionResponse } from "./wire.ts";
 
 export interface ServerOptions {
   address: string;
@@ -44,6 +45,11 @@ export function serverCredentials(opts: ServerOptions): grpc.ServerCredentials {
 function withPath<T extends Record<string, { path: string }>>(definition: T, from: string, to: string): T {
   return Object.fromEntries(Object.entries(definition).map(([k, m]) => [k, { ...m, path: m.path.replace(from, to) }])) as T;
 }
+
+/** The SDK's service definition with this package's codec (functions/wire.ts) in place of the generated one. */
+export const FunctionRunnerService: typeof FunctionRunnerServiceService = {
+  runFunction: { ...FunctionRunnerServiceService.runFunction, requestDeserialize: decodeRunFunctionRequest, responseSerialize: encodeRunFunctionResponse },
+};
 
 function counts(rsp: RunFunctionResponse) {
   const bySeverity = (s: Severity) => rsp.results.filter((r) => r.severity === s).length;
@@ -105,9 +111,9 @@ export async function startServer(opts: ServerOptions, route: Route, logger: Log
       handle(call.request).then((rsp) => cb(null, rsp), (e: unknown) => cb(e as grpc.ServiceError));
     },
   };
-  server.addService(FunctionRunnerServiceService, impl);
+  server.addService(FunctionRunnerService, impl);
   // Crossplane before 1.17 only calls v1beta1; the messages are identical.
-  server.addService(withPath(FunctionRunnerServiceService, "fn.proto.v1.", "fn.proto.v1beta1."), impl);
+  server.addService(withPath(FunctionRunnerService, "fn.proto.v1.", "fn.proto.v1beta1."), impl);
   const health = new Health({ "": "NOT_SERVING" });
   health.addToServer(server);
 

@@ -48,4 +48,26 @@ describe("npm run bench", () => {
     }
     expect(out["image.bundle_mb"]).toBeGreaterThan(1);
   }, 180_000);
+
+  it("runs only the cells named by --scenario, --transport and --concurrency, and leaves out whole-run figures", async () => {
+    const args = ["bench/run.ts", "--smoke", "--json", "--scenario", "rotation_idle", "--transport", "mtls", "--concurrency", "1", "--concurrency", "16"];
+    const { stdout } = await exec(process.execPath, args, { cwd: repoRoot, maxBuffer: 16 * 1024 * 1024 });
+    const cells = [...new Set(Object.keys(JSON.parse(stdout) as Record<string, number>).map((k) => k.split(".").slice(0, 3).join(".")))];
+    expect(cells.sort()).toEqual(["image.bundle_mb", "rotation_idle.mtls.c1", "rotation_idle.mtls.c16"]);
+  }, 180_000);
+
+  const refused: [string, string[], string][] = [
+    ["an unknown scenario", ["--scenario", "nope"], "--scenario nope: must be one of database, rotation_idle"],
+    ["an unknown transport", ["--transport", "tls"], "--transport tls: must be one of insecure, mtls"],
+    ["an unknown concurrency", ["--concurrency", "8"], "--concurrency 8: must be one of 1, 16, 64"],
+    ["a call count that is not a whole number", ["--calls", "1.5"], "--calls 1.5: must be a whole number above 0"],
+  ];
+  it.each(refused)("refuses %s before starting anything", async (_name, flags, message) => {
+    const err = await exec(process.execPath, ["bench/run.ts", "--smoke", ...flags], { cwd: repoRoot }).then(
+      () => undefined,
+      (e: unknown) => e as { code: number; stderr: string },
+    );
+    expect(err?.code).toBe(1);
+    expect(err?.stderr).toContain(message);
+  });
 });
