@@ -210,6 +210,16 @@ function decodeSchema(r: Reader, end: number): Schema {
   return out;
 }
 
+const sourceKeys = new WeakMap<object, string>();
+
+/**
+ * The bytes a decoded request's input came from, as a string, for a cache of parsed inputs (shared/input-cache.ts):
+ * equal bytes decode to equal inputs, and the bytes are at hand, where serializing the object again is not.
+ */
+export function inputSourceKey(input: object): string | undefined {
+  return sourceKeys.get(input);
+}
+
 /** Decodes a RunFunctionRequest; throws a WireError naming what is wrong with a malformed one. */
 export function decodeRunFunctionRequest(buf: Buffer): RunFunctionRequest {
   const r = new Reader(buf);
@@ -237,9 +247,13 @@ export function decodeRunFunctionRequest(buf: Buffer): RunFunctionRequest {
       case 26:
         req.desired = decodeState(r, r.end(end));
         break;
-      case 34:
-        req.input = decodeStruct(r, r.end(end), 1);
+      case 34: {
+        const inputEnd = r.end(end);
+        const start = r.pos;
+        req.input = decodeStruct(r, inputEnd, 1);
+        sourceKeys.set(req.input, buf.toString("latin1", start, inputEnd));
         break;
+      }
       case 42:
         req.context = decodeStruct(r, r.end(end), 1);
         break;

@@ -1,5 +1,5 @@
 // Azure names and tags, derived deterministically from policy + XR, refused where Azure would refuse them.
-import { createHash } from "node:crypto";
+import { hash } from "node:crypto";
 import { PRIVATE_DNS_ZONE_ID, SERVER_NAME_MAX, SERVER_NAME_MIN, SERVER_NAME_PATTERN, TAG_LIMITS } from "./azure.ts";
 import { sortKeys } from "../shared/sort-keys.ts";
 import type { DatabasePolicy } from "./policy.ts";
@@ -15,7 +15,7 @@ export function serverName(policy: DatabasePolicy, xr: DatabaseXR): Outcome<stri
     namespace,
     environment: policy.environment,
     location: policy.location,
-    hash: createHash("sha256").update(`${namespace}/${name}`).digest("hex").slice(0, 6),
+    hash: hash("sha256", `${namespace}/${name}`, "hex").slice(0, 6),
   };
   const pattern = policy.naming.serverName;
   const value = pattern.replace(/\{(\w+)\}/g, (_, t: string) => tokens[t] ?? "");

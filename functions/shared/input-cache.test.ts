@@ -1,5 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { z } from "zod";
+import { RunFunctionRequest } from "@crossplane-org/function-sdk-typescript";
+import { decodeRunFunctionRequest } from "../wire.ts";
 import { cachedSafeParse } from "./input-cache.ts";
 
 function counted() {
@@ -39,6 +41,26 @@ describe("cachedSafeParse", () => {
     expect(first.success || second.success).toBe(false);
     expect(first.error).not.toBe(second.error);
     expect(first.error?.issues.map((i) => i.path.join("."))).toEqual(["sizes"]);
+  });
+
+  it("keys an input the server decoded by its bytes: the same bytes parse once, other bytes of the same JSON again", () => {
+    const { schema, calls } = counted();
+    const parse = cachedSafeParse(schema);
+    const bytesOf = (input: Record<string, unknown>) => Buffer.from(RunFunctionRequest.encode(RunFunctionRequest.fromPartial({ input })).finish());
+    const decoded = (b: Buffer) => decodeRunFunctionRequest(b).input;
+    const small = bytesOf({ sizes: ["small"], note: "x" });
+    const first = parse(decoded(small));
+    const second = parse(decoded(small));
+    // The same JSON with its keys the other way round: other bytes, so parsed again, to an equal policy.
+    const reordered = parse(decoded(bytesOf({ note: "x", sizes: ["small"] })));
+    // A plain object of that JSON (the CLI's in-process calls) is keyed by its JSON, apart from decoded ones.
+    const plain = parse({ sizes: ["small"], note: "x" });
+    expect({ calls: calls(), same: first === second, reordered: reordered.data, plainParsedAgain: plain !== first }).toEqual({
+      calls: 3,
+      same: true,
+      reordered: first.data,
+      plainParsedAgain: true,
+    });
   });
 
   it("keeps at most max inputs, dropping the oldest", () => {

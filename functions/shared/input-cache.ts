@@ -2,6 +2,7 @@
 // validated once and the parsed policy reused. The cache is a bounded map in process memory: a pure function's
 // result, which no replica needs to agree on.
 import type { z } from "zod";
+import { inputSourceKey } from "../wire.ts";
 
 const MAX_ENTRIES = 64;
 
@@ -14,14 +15,16 @@ function deepFreeze<T>(value: T): T {
 }
 
 /**
- * `schema.safeParse`, remembered per distinct input (by its JSON). A successful result is deeply frozen, so a
+ * `schema.safeParse`, remembered per distinct input: by the bytes it was decoded from when the server decoded it
+ * (prefixed, so they never equal a JSON key), else by its JSON. A successful result is deeply frozen, so a
  * handler that changed a shared policy would throw rather than leak the change into the next call. Refusals are
  * not kept: they are rare, and the message is built from the fresh error.
  */
 export function cachedSafeParse<S extends z.ZodType>(schema: S, max = MAX_ENTRIES): (input: unknown) => z.ZodSafeParseResult<z.output<S>> {
   const cache = new Map<string, z.ZodSafeParseSuccess<z.output<S>>>();
   return (input) => {
-    const key = JSON.stringify(input) as string | undefined;
+    const source = typeof input === "object" && input !== null ? inputSourceKey(input) : undefined;
+    const key = source !== undefined ? `\0${source}` : (JSON.stringify(input) as string | undefined);
     const hit = key === undefined ? undefined : cache.get(key);
     if (hit !== undefined) return hit;
     const parsed = schema.safeParse(input);
