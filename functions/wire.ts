@@ -368,20 +368,34 @@ function encodeResponseMeta(w: Writer, meta: ResponseMeta): void {
   w.join(at);
 }
 
+/** A map field: an entry message per key (key = 1, then `value` writes field 2, or leaves it out for a default). */
+function encodeMap<T>(w: Writer, field: number, map: Record<string, T>, value: (w: Writer, v: T) => void): void {
+  for (const [k, v] of Object.entries(map)) {
+    w.tag(field, LEN);
+    const entry = w.fork();
+    if (k !== "") encodeString(w, 1, k);
+    value(w, v);
+    w.join(entry);
+  }
+}
+
+const bytesValue = (w: Writer, v: Uint8Array) => {
+  if (v.length === 0) return;
+  w.tag(2, LEN);
+  w.bytes(v);
+};
+const stringValue = (w: Writer, v: string) => {
+  if (v !== "") encodeString(w, 2, v);
+};
+const resourceValue = (w: Writer, v: Resource | undefined) => {
+  if (v !== undefined) encodeResource(w, 2, v);
+};
+
 function encodeResource(w: Writer, field: number, res: Resource): void {
   w.tag(field, LEN);
   const at = w.fork();
   if (res.resource !== undefined) encodeStruct(w, 1, res.resource);
-  for (const [k, v] of Object.entries(res.connectionDetails)) {
-    w.tag(2, LEN);
-    const entry = w.fork();
-    if (k !== "") encodeString(w, 1, k);
-    if (v.length !== 0) {
-      w.tag(2, LEN);
-      w.bytes(v);
-    }
-    w.join(entry);
-  }
+  encodeMap(w, 2, res.connectionDetails, bytesValue);
   if (res.ready !== 0) encodeEnum(w, 3, res.ready);
   w.join(at);
 }
@@ -390,13 +404,7 @@ function encodeState(w: Writer, field: number, state: State): void {
   w.tag(field, LEN);
   const at = w.fork();
   if (state.composite !== undefined) encodeResource(w, 1, state.composite);
-  for (const [k, v] of Object.entries(state.resources)) {
-    w.tag(2, LEN);
-    const entry = w.fork();
-    if (k !== "") encodeString(w, 1, k);
-    if (v !== undefined) encodeResource(w, 2, v);
-    w.join(entry);
-  }
+  encodeMap(w, 2, state.resources, resourceValue);
   w.join(at);
 }
 
@@ -428,13 +436,7 @@ function encodeResourceSelector(w: Writer, s: ResourceSelector): void {
   if (s.matchLabels !== undefined) {
     w.tag(4, LEN);
     const labels = w.fork();
-    for (const [k, v] of Object.entries(s.matchLabels.labels)) {
-      w.tag(1, LEN);
-      const entry = w.fork();
-      if (k !== "") encodeString(w, 1, k);
-      if (v !== "") encodeString(w, 2, v);
-      w.join(entry);
-    }
+    encodeMap(w, 1, s.matchLabels.labels, stringValue);
     w.join(labels);
   }
   if (s.namespace !== undefined) encodeString(w, 5, s.namespace);
@@ -445,27 +447,25 @@ function encodeSchemaSelector(w: Writer, s: SchemaSelector): void {
   if (s.kind !== "") encodeString(w, 2, s.kind);
 }
 
-function encodeSelectors<T>(w: Writer, field: number, map: Record<string, T>, encode: (w: Writer, v: T) => void): void {
-  for (const [k, v] of Object.entries(map)) {
-    w.tag(field, LEN);
-    const entry = w.fork();
-    if (k !== "") encodeString(w, 1, k);
-    if (v !== undefined) {
-      w.tag(2, LEN);
-      const value = w.fork();
-      encode(w, v);
-      w.join(value);
-    }
-    w.join(entry);
-  }
+/** A selector map's value: the selector message, when there is one. */
+function selector<T>(encode: (w: Writer, v: T) => void) {
+  return (w: Writer, v: T | undefined) => {
+    if (v === undefined) return;
+    w.tag(2, LEN);
+    const value = w.fork();
+    encode(w, v);
+    w.join(value);
+  };
 }
+const resourceSelectorValue = selector(encodeResourceSelector);
+const schemaSelectorValue = selector(encodeSchemaSelector);
 
 function encodeRequirements(w: Writer, req: Requirements): void {
   w.tag(5, LEN);
   const at = w.fork();
-  encodeSelectors(w, 1, req.extraResources, encodeResourceSelector);
-  encodeSelectors(w, 2, req.resources, encodeResourceSelector);
-  encodeSelectors(w, 3, req.schemas, encodeSchemaSelector);
+  encodeMap(w, 1, req.extraResources, resourceSelectorValue);
+  encodeMap(w, 2, req.resources, resourceSelectorValue);
+  encodeMap(w, 3, req.schemas, schemaSelectorValue);
   w.join(at);
 }
 
