@@ -46,7 +46,7 @@ const CONCURRENCY = only("concurrency", values.concurrency, [1, 16, 64]);
 const PICKED = values.scenario !== undefined || values.transport !== undefined || values.concurrency !== undefined;
 const LEAK = { smoke: { first: 50, total: 100 }, quick: { first: 1_000, total: 8_000 }, full: { first: 20_000, total: 200_000 } }[mode];
 const STARTUP_RUNS = mode === "smoke" ? 1 : 5;
-/** Each cell's calls go in this many rounds, alternating between ours and the baseline. */
+/** Each cell's calls go in up to this many rounds, alternating between ours and the baseline. */
 const ROUNDS = mode === "smoke" ? 2 : 10;
 const WHO = ["ours", "base"] as const;
 type Who = (typeof WHO)[number];
@@ -134,9 +134,13 @@ async function main() {
         const clients = { ours: connect(pair.ours.address, creds[transport]), base: connect(pair.base.address, creds[transport]) };
         const runs: Record<Who, Run[]> = { ours: [], base: [] };
         for (const who of WHO) await load(clients[who], req, WARMUP, c);
-        // CPU over the whole cell: a server waiting for its turn uses none, and /proc counts in 10 ms ticks.
+        // CPU over the whole cell, as /proc counts it in 10 ms ticks: a server waiting for its turn uses next to none
+        // (its idle-time GC is charged to it, as it would be in a cluster).
         const cpu0 = { ours: cpuSeconds(pair.ours.process.pid ?? 0), base: cpuSeconds(pair.base.process.pid ?? 0) };
-        const per = Math.max(1, Math.ceil(CALLS / ROUNDS));
+        // A round holds at least 4 calls per worker, so the cell runs at its concurrency most of the time (each
+        // round ends with the workers running out one by one, for ours and the baseline's alike).
+        const rounds = Math.max(1, Math.min(ROUNDS, Math.floor(CALLS / (4 * c))));
+        const per = Math.ceil(CALLS / rounds);
         for (let round = 0, done = 0; done < CALLS; round++, done += per) {
           const calls = Math.min(per, CALLS - done);
           for (const who of round % 2 === 0 ? WHO : [...WHO].reverse()) runs[who].push(await load(clients[who], req, calls, c));

@@ -5,9 +5,12 @@
 // function itself. This codec reads and writes the same wire format straight from and to the SDK's TypeScript
 // types, so handlers are unchanged. Its output is byte for byte what the SDK's encoder writes, and what it decodes
 // deep-equals what the SDK's decoder returns, which the tests check on realistic and edge-case messages. It differs
-// only where the SDK is wrong: a Struct key "__proto__" is kept as a key (the SDK sets the object's prototype), an
-// `undefined` in an array is written as null (the SDK writes a Value with no kind, which Go reads as null too), and
-// nesting is limited by depth of JSON (100 levels) instead of by depth of protobuf messages.
+// only where the SDK is wrong or lax: a Struct key "__proto__" is kept as a key (the SDK sets the object's prototype),
+// an `undefined` in an array is written as null (the SDK writes a Value with no kind, which Go reads as null too),
+// nesting is limited by depth of JSON (100 levels) instead of by depth of protobuf messages (about 33 levels of
+// JSON), and on input no conforming encoder writes: a Value with two kinds set keeps the last (as protobuf says a
+// oneof does; the SDK picks by kind), field number 0 or a stray end-group is refused (the SDK stops reading there),
+// and a field that runs past the end of its message is refused (the SDK reads on, misaligned).
 import type {
   Condition,
   Credentials,
@@ -61,8 +64,10 @@ function decodeStruct(r: Reader, end: number, depth: number): JsonObject {
       else if (t === value2) value = decodeValue(r, r.end(entryEnd), depth);
       else r.skip(t, entryEnd);
     }
+    r.close(entryEnd);
     if (value !== undefined) setKey(obj, key, value);
   }
+  r.close(end);
   return obj;
 }
 
@@ -73,7 +78,7 @@ function decodeValue(r: Reader, end: number, depth: number): unknown {
     const tag = r.uint32();
     switch (tag) {
       case 8: // null_value
-        r.uint32();
+        r.skip(tag, end);
         v = null;
         break;
       case 17: // number_value
@@ -83,7 +88,7 @@ function decodeValue(r: Reader, end: number, depth: number): unknown {
         v = r.string(r.end(end));
         break;
       case 32: // bool_value
-        v = r.uint32() !== 0;
+        v = r.bool();
         break;
       case 42: // struct_value
         v = decodeStruct(r, r.end(end), depth + 1);
@@ -95,6 +100,7 @@ function decodeValue(r: Reader, end: number, depth: number): unknown {
         r.skip(tag, end);
     }
   }
+  r.close(end);
   return v;
 }
 
@@ -106,6 +112,7 @@ function decodeList(r: Reader, end: number, depth: number): unknown[] {
     if (tag === key1) out.push(decodeValue(r, r.end(end), depth));
     else r.skip(tag, end);
   }
+  r.close(end);
   return out;
 }
 
@@ -119,6 +126,7 @@ function messageEntry<T>(r: Reader, end: number, into: Record<string, T>, decode
     else if (t === value2) value = decode(r, r.end(end));
     else r.skip(t, end);
   }
+  r.close(end);
   if (value !== undefined) setKey(into, key, value);
 }
 
@@ -131,6 +139,7 @@ function bytesEntry(r: Reader, end: number, into: Record<string, Buffer>): void 
     else if (t === value2) value = r.bytes(r.end(end));
     else r.skip(t, end);
   }
+  r.close(end);
   setKey(into, key, value);
 }
 
@@ -143,9 +152,10 @@ function decodeRequestMeta(r: Reader, end: number): RequestMeta {
     else if (tag === 18) {
       const packedEnd = r.end(end);
       while (r.pos < packedEnd) meta.capabilities.push(r.int32());
-      if (r.pos > packedEnd) throw new WireError("malformed message: a packed field runs past its length");
+      r.close(packedEnd);
     } else r.skip(tag, end);
   }
+  r.close(end);
   return meta;
 }
 
@@ -158,6 +168,7 @@ function decodeResource(r: Reader, end: number): Resource {
     else if (tag === 24) res.ready = r.int32();
     else r.skip(tag, end);
   }
+  r.close(end);
   return res;
 }
 
@@ -169,6 +180,7 @@ function decodeState(r: Reader, end: number): State {
     else if (tag === 18) messageEntry(r, r.end(end), state.resources, decodeResource);
     else r.skip(tag, end);
   }
+  r.close(end);
   return state;
 }
 
@@ -179,6 +191,7 @@ function decodeResources(r: Reader, end: number): Resources {
     if (tag === 10) out.items.push(decodeResource(r, r.end(end)));
     else r.skip(tag, end);
   }
+  r.close(end);
   return out;
 }
 
@@ -194,9 +207,11 @@ function decodeCredentials(r: Reader, end: number): Credentials {
         if (t === 10) bytesEntry(r, r.end(dataEnd), data);
         else r.skip(t, dataEnd);
       }
+      r.close(dataEnd);
       out.credentialData = { data };
     } else r.skip(tag, end);
   }
+  r.close(end);
   return out;
 }
 
@@ -207,6 +222,7 @@ function decodeSchema(r: Reader, end: number): Schema {
     if (tag === 10) out.openapiV3 = decodeStruct(r, r.end(end), 1);
     else r.skip(tag, end);
   }
+  r.close(end);
   return out;
 }
 
@@ -471,15 +487,25 @@ function encodeRequirements(w: Writer, req: Requirements): void {
 
 const writer = new Writer();
 
-/** Encodes a RunFunctionResponse; throws a WireError when a Struct holds what JSON cannot (a function, a bigint). */
+/**
+ * Encodes a RunFunctionResponse; throws a WireError when a Struct holds what JSON cannot (a function, a bigint) or
+ * an enum or TTL is not a whole number in range. The shared writer is zeroed afterwards, whatever happened.
+ */
 export function encodeRunFunctionResponse(rsp: RunFunctionResponse): Buffer {
   const w = writer.reset();
-  if (rsp.meta !== undefined) encodeResponseMeta(w, rsp.meta);
-  if (rsp.desired !== undefined) encodeState(w, 2, rsp.desired);
-  for (const r of rsp.results) encodeResult(w, r);
-  if (rsp.context !== undefined) encodeStruct(w, 4, rsp.context);
-  if (rsp.requirements !== undefined) encodeRequirements(w, rsp.requirements);
-  for (const c of rsp.conditions) encodeCondition(w, c);
-  if (rsp.output !== undefined) encodeStruct(w, 7, rsp.output);
-  return w.finish();
+  try {
+    if (rsp.meta !== undefined) encodeResponseMeta(w, rsp.meta);
+    if (rsp.desired !== undefined) encodeState(w, 2, rsp.desired);
+    for (const r of rsp.results) encodeResult(w, r);
+    if (rsp.context !== undefined) encodeStruct(w, 4, rsp.context);
+    if (rsp.requirements !== undefined) encodeRequirements(w, rsp.requirements);
+    for (const c of rsp.conditions) encodeCondition(w, c);
+    if (rsp.output !== undefined) encodeStruct(w, 7, rsp.output);
+    return w.finish();
+  } finally {
+    w.clear();
+  }
 }
+
+/** The shared writer's buffer, for the test that checks nothing of a response is left in it. */
+export const responseWriterForTest = writer;

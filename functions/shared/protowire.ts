@@ -13,6 +13,8 @@ const SHORT_STRING = 32;
 const MAX_CACHED_KEY = 40;
 const KEY_SLOTS = 4096;
 const keyTable: (string | undefined)[] = new Array<string | undefined>(KEY_SLOTS).fill(undefined);
+/** Unknown groups (a proto2 encoding nobody sends here) are skipped down to this depth. */
+const MAX_GROUP_DEPTH = 100;
 
 export class Reader {
   readonly buf: Buffer;
@@ -40,6 +42,26 @@ export class Reader {
 
   int32(): number {
     return this.uint32() | 0;
+  }
+
+  /** A bool is true when any bit of its varint is set, however long the varint. */
+  bool(): boolean {
+    const buf = this.buf;
+    let any = false;
+    let b: number;
+    let n = 0;
+    do {
+      if (this.pos >= buf.length) throw new WireError("truncated message: a varint runs past the end");
+      if (++n > 10) throw new WireError("malformed message: a varint is longer than 10 bytes");
+      b = buf[this.pos++] as number;
+      if ((b & 0x7f) !== 0) any = true;
+    } while (b >= 0x80);
+    return any;
+  }
+
+  /** Ends a nested message: a varint or fixed field read past its end means the message is malformed. */
+  close(end: number): void {
+    if (this.pos > end) throw new WireError("malformed message: a field runs past the end of its message");
   }
 
   /** Reads a length prefix and returns where the field's bytes end. */
@@ -117,7 +139,8 @@ export class Reader {
   }
 
   /** Skips a field this codec does not read, as proto3 requires of unknown fields. */
-  skip(tag: number, limit: number): void {
+  skip(tag: number, limit: number, depth = 0): void {
+    if (tag >>> 3 === 0) throw new WireError("malformed message: field number 0 is not valid");
     switch (tag & 7) {
       case Wire.Varint:
         this.uint32();
@@ -132,6 +155,7 @@ export class Reader {
         this.pos += 4;
         break;
       case Wire.StartGroup: {
+        if (depth >= MAX_GROUP_DEPTH) throw new WireError(`malformed message: groups nest deeper than ${MAX_GROUP_DEPTH} levels`);
         for (;;) {
           if (this.pos >= limit) throw new WireError("truncated message: a group has no end");
           const inner = this.uint32();
@@ -139,7 +163,7 @@ export class Reader {
             if (inner >>> 3 !== tag >>> 3) throw new WireError("malformed message: a group ends with another field's number");
             return;
           }
-          this.skip(inner, limit);
+          this.skip(inner, limit, depth + 1);
         }
       }
       default:
@@ -172,8 +196,17 @@ export class Writer {
   finish(): Buffer {
     const out = Buffer.allocUnsafe(this.pos);
     this.buf.copy(out, 0, 0, this.pos);
-    if (this.buf.length > KEEP_BYTES) this.buf = Buffer.allocUnsafe(this.initial);
     return out;
+  }
+
+  /**
+   * Forgets what was written, zeroing it: a response may hold a secret (a Database's connection Secret), which must
+   * not stay in a buffer that outlives the call. A writer grown past KEEP_BYTES starts small again.
+   */
+  clear(): void {
+    this.buf.fill(0, 0, this.pos);
+    this.pos = 0;
+    if (this.buf.length > KEEP_BYTES) this.buf = Buffer.allocUnsafe(this.initial);
   }
 
   private ensure(n: number): void {
@@ -182,6 +215,7 @@ export class Writer {
     while (size < this.pos + n) size *= 2;
     const next = Buffer.allocUnsafe(size);
     this.buf.copy(next, 0, 0, this.pos);
+    this.buf.fill(0, 0, this.pos);
     this.buf = next;
   }
 
@@ -193,12 +227,14 @@ export class Writer {
 
   /** int32 and enum: a negative number takes ten bytes (it is sign-extended to 64 bits), as protobuf specifies. */
   int32(n: number): void {
+    if (!Number.isInteger(n) || n < -0x80000000 || n > 0x7fffffff) throw new WireError(`cannot encode ${n} as an int32`);
     if (n >= 0) return this.uint(n);
     this.int64(n);
   }
 
   /** An int64 within the safe-integer range; a negative one as its 64-bit two's complement. */
   int64(n: number): void {
+    if (!Number.isSafeInteger(n)) throw new WireError(`cannot encode ${n} as an int64 (a whole number within 2^53 is needed)`);
     if (n >= 0) return this.uint(n);
     this.ensure(10);
     const big = BigInt.asUintN(64, BigInt(n));
