@@ -47,7 +47,7 @@ function withPath<T extends Record<string, { path: string }>>(definition: T, fro
 }
 
 /** The SDK's service definition with this package's codec (functions/wire.ts) in place of the generated one. */
-export const FunctionRunnerService: typeof FunctionRunnerServiceService = {
+const FunctionRunnerService: typeof FunctionRunnerServiceService = {
   runFunction: { ...FunctionRunnerServiceService.runFunction, requestDeserialize: decodeRunFunctionRequest, responseSerialize: encodeRunFunctionResponse },
 };
 

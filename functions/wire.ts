@@ -116,8 +116,11 @@ function decodeList(r: Reader, end: number, depth: number): unknown[] {
   return out;
 }
 
-/** A map entry whose value is a message: kept only when the value is present, as the SDK does. */
-function messageEntry<T>(r: Reader, end: number, into: Record<string, T>, decode: (r: Reader, end: number) => T): void {
+/**
+ * A map entry. Its value, when absent, is `missing()` (bytes: empty), or the entry is dropped (messages), as the
+ * SDK does.
+ */
+function mapEntry<T>(r: Reader, end: number, into: Record<string, T>, decode: (r: Reader, end: number) => T, missing?: () => T): void {
   let key = "";
   let value: T | undefined;
   while (r.pos < end) {
@@ -127,21 +130,12 @@ function messageEntry<T>(r: Reader, end: number, into: Record<string, T>, decode
     else r.skip(t, end);
   }
   r.close(end);
+  value ??= missing?.();
   if (value !== undefined) setKey(into, key, value);
 }
 
-function bytesEntry(r: Reader, end: number, into: Record<string, Buffer>): void {
-  let key = "";
-  let value: Buffer = Buffer.alloc(0);
-  while (r.pos < end) {
-    const t = r.uint32();
-    if (t === key1) key = r.key(r.end(end));
-    else if (t === value2) value = r.bytes(r.end(end));
-    else r.skip(t, end);
-  }
-  r.close(end);
-  setKey(into, key, value);
-}
+const readBytes = (r: Reader, end: number): Buffer => r.bytes(end);
+const noBytes = (): Buffer => Buffer.alloc(0);
 
 function decodeRequestMeta(r: Reader, end: number): RequestMeta {
   const meta: RequestMeta = { tag: "", capabilities: [] };
@@ -164,7 +158,7 @@ function decodeResource(r: Reader, end: number): Resource {
   while (r.pos < end) {
     const tag = r.uint32();
     if (tag === 10) res.resource = decodeStruct(r, r.end(end), 1);
-    else if (tag === 18) bytesEntry(r, r.end(end), res.connectionDetails);
+    else if (tag === 18) mapEntry(r, r.end(end), res.connectionDetails, readBytes, noBytes);
     else if (tag === 24) res.ready = r.int32();
     else r.skip(tag, end);
   }
@@ -177,7 +171,7 @@ function decodeState(r: Reader, end: number): State {
   while (r.pos < end) {
     const tag = r.uint32();
     if (tag === 10) state.composite = decodeResource(r, r.end(end));
-    else if (tag === 18) messageEntry(r, r.end(end), state.resources, decodeResource);
+    else if (tag === 18) mapEntry(r, r.end(end), state.resources, decodeResource);
     else r.skip(tag, end);
   }
   r.close(end);
@@ -204,7 +198,7 @@ function decodeCredentials(r: Reader, end: number): Credentials {
       const data: Record<string, Buffer> = {};
       while (r.pos < dataEnd) {
         const t = r.uint32();
-        if (t === 10) bytesEntry(r, r.end(dataEnd), data);
+        if (t === 10) mapEntry(r, r.end(dataEnd), data, readBytes, noBytes);
         else r.skip(t, dataEnd);
       }
       r.close(dataEnd);
@@ -274,16 +268,16 @@ export function decodeRunFunctionRequest(buf: Buffer): RunFunctionRequest {
         req.context = decodeStruct(r, r.end(end), 1);
         break;
       case 50:
-        messageEntry(r, r.end(end), req.extraResources, decodeResources);
+        mapEntry(r, r.end(end), req.extraResources, decodeResources);
         break;
       case 58:
-        messageEntry(r, r.end(end), req.credentials, decodeCredentials);
+        mapEntry(r, r.end(end), req.credentials, decodeCredentials);
         break;
       case 66:
-        messageEntry(r, r.end(end), req.requiredResources, decodeResources);
+        mapEntry(r, r.end(end), req.requiredResources, decodeResources);
         break;
       case 74:
-        messageEntry(r, r.end(end), req.requiredSchemas, decodeSchema);
+        mapEntry(r, r.end(end), req.requiredSchemas, decodeSchema);
         break;
       default:
         r.skip(tag, end);
@@ -492,7 +486,7 @@ const writer = new Writer();
  * an enum or TTL is not a whole number in range. The shared writer is zeroed afterwards, whatever happened.
  */
 export function encodeRunFunctionResponse(rsp: RunFunctionResponse): Buffer {
-  const w = writer.reset();
+  const w = writer;
   try {
     if (rsp.meta !== undefined) encodeResponseMeta(w, rsp.meta);
     if (rsp.desired !== undefined) encodeState(w, 2, rsp.desired);

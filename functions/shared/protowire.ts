@@ -187,11 +187,6 @@ export class Writer {
     this.buf = Buffer.allocUnsafe(size);
   }
 
-  reset(): this {
-    this.pos = 0;
-    return this;
-  }
-
   /** The bytes written so far, in a Buffer of their own. */
   finish(): Buffer {
     const out = Buffer.allocUnsafe(this.pos);
