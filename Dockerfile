@@ -15,6 +15,6 @@ FROM gcr.io/distroless/nodejs24-debian12:nonroot AS image
 WORKDIR /fn
 COPY --from=build /src/dist/server ./
 USER 65532:65532
-EXPOSE 9443 8080
+EXPOSE 9443 8080 8081
 # Crossplane mounts the mTLS certificates at /tls/server; the server refuses to start without them.
 ENTRYPOINT ["/nodejs/bin/node", "main.mjs"]

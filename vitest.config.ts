@@ -1,4 +1,4 @@
-import { defineConfig } from "vitest/config";
+import { configDefaults, defineConfig } from "vitest/config";
 import { BUNDLE_ENTRY } from "./scripts/bundle.ts";
 
 export default defineConfig({
@@ -8,7 +8,12 @@ export default defineConfig({
     projects: [
       {
         extends: true,
-        test: { name: "source", include: ["functions/**/*.test.ts", "cli/**/*.test.ts", "test/**/*.test.ts", "scripts/**/*.test.ts"] },
+        test: {
+          name: "source",
+          include: ["functions/**/*.test.ts", "cli/**/*.test.ts", "test/**/*.test.ts", "scripts/**/*.test.ts"],
+          // The cluster tier (real systems, and Debian's lua5.1 and promtool) runs on its own: npm run test:cluster.
+          exclude: [...configDefaults.exclude, "test/cluster/**", "test/argocd/**", "test/monitoring/**"],
+        },
       },
       {
         // The end-to-end suite again, against the bundle the image runs (npm run bundle).

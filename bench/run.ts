@@ -83,7 +83,7 @@ async function startupMs(entry: string): Promise<number> {
   for (let i = 0; i < STARTUP_RUNS; i++) {
     const port = await freePort();
     const t = Date.now();
-    const child = spawn(process.execPath, [entry, "--insecure", "--address", `127.0.0.1:${port}`], { stdio: "ignore", env: { ...process.env, METRICS_ADDRESS: "127.0.0.1:0" } });
+    const child = spawn(process.execPath, [entry, "--insecure", "--address", `127.0.0.1:${port}`], { stdio: "ignore", env: { ...process.env, METRICS_ADDRESS: "127.0.0.1:0", HEALTH_ADDRESS: "127.0.0.1:0" } });
     for (;;) {
       const status = await healthCheck(`127.0.0.1:${port}`, grpc.credentials.createInsecure(), "", { deadlineMs: 200 }).catch(() => "DOWN");
       if (status === "SERVING") break;

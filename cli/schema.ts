@@ -984,22 +984,18 @@ export function coreValidator(): SchemaRegistry {
     },
     "builtin rbac.authorization.k8s.io/v1 ClusterRole",
   );
-  r.addSchema(
-    "rbac.authorization.k8s.io/v1",
-    "ClusterRoleBinding",
-    {
-      type: "object",
-      required: ["roleRef"],
-      properties: {
-        ...CORE_ROOT,
-        roleRef: { type: "object", required: ["apiGroup", "kind", "name"], properties: { apiGroup: { type: "string" }, kind: { type: "string" }, name: { type: "string" } } },
-        subjects: {
-          type: "array",
-          items: { type: "object", required: ["kind", "name"], properties: { kind: { type: "string" }, name: { type: "string" }, namespace: { type: "string" }, apiGroup: { type: "string" } } },
-        },
+  const binding: Schema = {
+    type: "object",
+    required: ["roleRef"],
+    properties: {
+      ...CORE_ROOT,
+      roleRef: { type: "object", required: ["apiGroup", "kind", "name"], properties: { apiGroup: { type: "string" }, kind: { type: "string" }, name: { type: "string" } } },
+      subjects: {
+        type: "array",
+        items: { type: "object", required: ["kind", "name"], properties: { kind: { type: "string" }, name: { type: "string" }, namespace: { type: "string" }, apiGroup: { type: "string" } } },
       },
     },
-    "builtin rbac.authorization.k8s.io/v1 ClusterRoleBinding",
-  );
+  };
+  for (const kind of ["ClusterRoleBinding", "RoleBinding"]) r.addSchema("rbac.authorization.k8s.io/v1", kind, binding, `builtin rbac.authorization.k8s.io/v1 ${kind}`);
   return r;
 }

@@ -137,3 +137,23 @@ export class Health {
     for (const set of this.watchers.values()) for (const w of [...set]) w.end();
   }
 }
+
+/** Where health is served for the kubelet unless told otherwise: examples/install/function.yaml probes its port. */
+export const DEFAULT_HEALTH_ADDRESS = "0.0.0.0:8081";
+
+/**
+ * Serves `health` alone, in plaintext, on a port of its own. The kubelet's grpc probe speaks no TLS, so it cannot
+ * reach the mutual-TLS port; nothing else is registered here, so a RunFunction call on this port is UNIMPLEMENTED.
+ */
+export function serveHealth(health: Health, address: string): Promise<{ port: number; server: grpc.Server }> {
+  if (!/:\d+$/.test(address)) return Promise.reject(new Error(`--health-address must be host:port, got "${address}"`));
+  const server = new grpc.Server();
+  health.addToServer(server);
+  return new Promise((resolve, reject) => {
+    server.bindAsync(address, grpc.ServerCredentials.createInsecure(), (err, port) => {
+      if (err === null) return resolve({ port, server });
+      server.forceShutdown();
+      reject(new Error(`cannot listen on ${address} for --health-address: ${err.message}`));
+    });
+  });
+}

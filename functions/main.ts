@@ -1,6 +1,7 @@
 // Entry point: flags as Crossplane's function SDKs have them.
 import { parseArgs } from "node:util";
 import { pino } from "pino";
+import { DEFAULT_HEALTH_ADDRESS, Health, serveHealth } from "./health.ts";
 import type { Observe } from "./server.ts";
 import { route } from "./router.ts";
 import { StartupError, startServer } from "./server.ts";
@@ -14,6 +15,8 @@ const usage = `Usage: function-azure-platform [--address 0.0.0.0:9443] [--insecu
   --drain-seconds           how long SIGTERM waits for in-flight calls (default 25)
   --metrics-address         where to serve Prometheus metrics at /metrics (default $METRICS_ADDRESS, else
                             0.0.0.0:8080; "off" serves none)
+  --health-address          where to serve grpc.health.v1 alone, in plaintext, for the kubelet's grpc probes
+                            (default $HEALTH_ADDRESS, else ${DEFAULT_HEALTH_ADDRESS}; "off" serves none)
   --debug, -d               debug logging`;
 
 function parse() {
@@ -26,6 +29,7 @@ function parse() {
         "max-recv-message-size": { type: "string", default: "4" },
         "drain-seconds": { type: "string", default: "25" },
         "metrics-address": { type: "string", default: process.env.METRICS_ADDRESS || "0.0.0.0:8080" },
+        "health-address": { type: "string", default: process.env.HEALTH_ADDRESS || DEFAULT_HEALTH_ADDRESS },
         debug: { type: "boolean", short: "d", default: false },
         help: { type: "boolean", short: "h", default: false },
       },
@@ -53,6 +57,8 @@ const numberFlag = (name: string, value: string): number => {
   return n;
 };
 
+const asError = (e: unknown): Error => (e instanceof Error ? e : new Error(String(e)));
+
 try {
   // Metrics load beside the gRPC server, not before it: Crossplane's health probe must not wait for prom-client.
   // Calls answered before they are ready are recorded once they are.
@@ -72,7 +78,19 @@ try {
         logger.info({ address: metricsAddress, port }, "serving metrics");
         return undefined;
       })
-      .catch((e: unknown) => (e instanceof Error ? e : new Error(String(e))));
+      .catch(asError);
+  }
+  // The kubelet's grpc probe speaks no TLS and the gRPC port demands a client certificate, so health is served
+  // again, alone and in plaintext, on a port of its own. Both report the same statuses: NOT_SERVING until the gRPC
+  // port listens, SERVING while it serves, NOT_SERVING again once SIGTERM drains it.
+  const health = new Health({ "": "NOT_SERVING" });
+  const healthAddress = flags["health-address"];
+  let healthFailed: Promise<Error | undefined> = Promise.resolve(undefined);
+  if (healthAddress !== "off") {
+    healthFailed = serveHealth(health, healthAddress).then(({ port }) => {
+      logger.info({ address: healthAddress, port }, "serving health");
+      return undefined;
+    }, asError);
   }
   const server = await startServer(
     {
@@ -80,13 +98,15 @@ try {
       insecure: flags.insecure,
       tlsServerCertsDir: flags["tls-server-certs-dir"],
       maxRecvMessageSizeMB: numberFlag("max-recv-message-size", flags["max-recv-message-size"]),
+      health,
     },
     route,
     logger,
     observe && ((...call) => observe?.(...call)),
   );
-  const metricsError = await metricsFailed;
-  if (metricsError !== undefined) throw new StartupError(metricsError.message);
+  for (const failed of await Promise.all([metricsFailed, healthFailed])) {
+    if (failed !== undefined) throw new StartupError(failed.message);
+  }
   const drainMs = numberFlag("drain-seconds", flags["drain-seconds"]) * 1000;
   let stopping = false;
   const stop = (signal: string) => {

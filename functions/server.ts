@@ -18,6 +18,8 @@ export interface ServerOptions {
   insecure: boolean;
   tlsServerCertsDir: string;
   maxRecvMessageSizeMB: number;
+  /** The statuses this server reports and sets; pass one to report them on another port as well (serveHealth). */
+  health?: Health;
 }
 
 export type Route = (req: RunFunctionRequest) => Promise<RunFunctionResponse>;
@@ -114,7 +116,7 @@ export async function startServer(opts: ServerOptions, route: Route, logger: Log
   server.addService(FunctionRunnerService, impl);
   // Crossplane before 1.17 only calls v1beta1; the messages are identical.
   server.addService(withPath(FunctionRunnerService, "fn.proto.v1.", "fn.proto.v1beta1."), impl);
-  const health = new Health({ "": "NOT_SERVING" });
+  const health = opts.health ?? new Health({ "": "NOT_SERVING" });
   health.addToServer(server);
 
   const port = await new Promise<number>((resolve, reject) => {

@@ -463,6 +463,7 @@ cases.SecretFoundByTheLookupKeepsItsPassword = {
   want: response({
     resources: { ...readyResources(), "connection-secret": composed(secret({ password: "Observed-Passw0rd" }), NOT_READY) },
     status: FQDN,
+    requirements: LOOKUP,
     conditions: [cond("DatabaseReady", false, "Creating", "waiting for Secret orders-db: not created yet"), APPLIED],
   }),
 };
@@ -471,6 +472,7 @@ cases.SecretReallyGoneIsResetDeliberately = {
   want: response({
     resources: { ...readyResources(), "connection-secret": composed(secret(), NOT_READY) },
     status: FQDN,
+    requirements: LOOKUP,
     results: [RESET("is gone")],
     conditions: [cond("DatabaseReady", false, "Creating", "waiting for Secret orders-db: not created yet"), APPLIED],
   }),

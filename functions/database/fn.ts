@@ -193,29 +193,27 @@ export function runDatabase(req: RunFunctionRequest, deps: DatabaseDeps = DEFAUL
   // server exists in Azure but no Secret is observed, the Secret is first looked up by name (Crossplane's cache can
   // miss an object for a moment, and a Secret left out of desired state would be deleted). Only when it is really
   // gone, or holds no password, is a new one generated: the provider then sets it on the server. That is a reset,
-  // and it is reported as one.
+  // and it is reported as one. Crossplane calls again until a response repeats the previous one's requirements,
+  // so the lookup is asked for on every call that still needs it, including the one that gets its answer.
   let password = secretValue(secret, "password");
-  let requirements: RunFunctionResponse["requirements"] = undefined;
-  if (password === undefined && created) {
-    const lookup = req.requiredResources?.[KEY.secret];
-    if (!secret.exists && lookup === undefined) {
-      requirements = { extraResources: {}, schemas: {}, resources: { [KEY.secret]: { apiVersion: "v1", kind: "Secret", matchName: plan.secretName, namespace: plan.namespace } } };
-    } else {
-      const found = observedFrom(lookup?.items[0]?.resource);
-      password = secretValue(found, "password");
-      if (password === undefined) {
-        password = deps.newPassword(policy.passwordLength, plan.administratorLogin);
-        results.push(
-          result(
-            "Warning",
-            "AdminPasswordReset",
-            `the connection Secret ${plan.secretName} ${secret.exists || found.exists ? "holds no password" : "is gone"} while server ${plan.name} exists; a new admin password was generated and the provider sets it on the server`,
-          ),
-        );
-      }
+  const lookupNeeded = password === undefined && created && !secret.exists;
+  const requirements: RunFunctionResponse["requirements"] = lookupNeeded
+    ? { extraResources: {}, schemas: {}, resources: { [KEY.secret]: { apiVersion: "v1", kind: "Secret", matchName: plan.secretName, namespace: plan.namespace } } }
+    : undefined;
+  const lookup = lookupNeeded ? req.requiredResources?.[KEY.secret] : undefined;
+  const awaitingLookup = lookupNeeded && lookup === undefined;
+  if (password === undefined && created && !awaitingLookup) {
+    const found = observedFrom(lookup?.items[0]?.resource);
+    password = secretValue(found, "password");
+    if (password === undefined) {
+      password = deps.newPassword(policy.passwordLength, plan.administratorLogin);
+      const how = secret.exists || found.exists ? "holds no password" : "is gone";
+      results.push(
+        result("Warning", "AdminPasswordReset", `the connection Secret ${plan.secretName} ${how} while server ${plan.name} exists; a new admin password was generated and the provider sets it on the server`),
+      );
     }
   }
-  if (requirements === undefined) {
+  if (!awaitingLookup) {
     password ??= deps.newPassword(policy.passwordLength, plan.administratorLogin);
     const host = read.str(server.atProvider.fqdn) ?? `${plan.name}.postgres.database.azure.com`;
     const secretReady = secret.exists && secretValue(secret, "host") !== undefined;
@@ -226,7 +224,7 @@ export function runDatabase(req: RunFunctionRequest, deps: DatabaseDeps = DEFAUL
   }
 
   const waiting = track.filter(({ key }) => desired[key]?.ready !== Ready.READY_TRUE).map(({ key, label }) => `${label}: ${describeWait(observed(req, key))}`);
-  const missingSecret = requirements !== undefined;
+  const missingSecret = awaitingLookup;
   const ready = waiting.length === 0 && !missingSecret;
 
   const priorResources = req.desired?.resources ?? {};

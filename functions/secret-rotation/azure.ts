@@ -1,4 +1,5 @@
 // The Azure ports over the official SDKs: Key Vault secrets and the Flexible Server admin password through ARM.
+import { setTimeout as sleep } from "node:timers/promises";
 import { PostgreSQLManagementFlexibleServerClient } from "@azure/arm-postgresql-flexible";
 import type { TokenCredential } from "@azure/core-auth";
 import { ClientSecretCredential, WorkloadIdentityCredential } from "@azure/identity";
@@ -52,15 +53,51 @@ export function keyVaultPort(credential: TokenCredential, policy: RotationPolicy
   };
 }
 
-export function flexibleServerPort(credential: TokenCredential, policy: RotationPolicy): FlexibleServerPort {
+/**
+ * Azure runs one operation at a time on a Flexible Server and refuses a PATCH meanwhile: 409 ServerBusy ("Server
+ * '{name}' is busy with another operation. Please try again later."; sources in test/servers/azure/arm.ts). The
+ * operation in the way is often this rotation's own earlier PATCH, which has already set the pending value: a call
+ * cut off by its deadline, a process that died, a concurrent call for the same SecretRotation. Failing then would
+ * leave the apps on a value the server no longer accepts for the whole back-off, and the failure recorded would
+ * undo the other call's progress. So a busy server is waited out for a short while, PATCHing the same value again;
+ * only a server still busy after that fails the step, which is then retried from its saved phase.
+ */
+const BUSY_CODES = new Set(["ServerBusy", "ServerIsBusy"]);
+/** The SDK's own polling interval, doubling: 4 attempts within 14 s, well inside the step's deadline. */
+const BUSY_RETRY_DELAYS_MS: readonly number[] = [2_000, 4_000, 8_000];
+
+export interface FlexibleServerOptions {
+  /** Waits before each new PATCH while the server is busy with another operation. */
+  busyRetryDelaysMs?: readonly number[];
+  /** The poller's interval when Azure sends no Retry-After. */
+  updateIntervalInMs?: number;
+}
+
+function isBusy(e: unknown): boolean {
+  const err = e as { statusCode?: number; code?: string };
+  return err.statusCode === 409 && BUSY_CODES.has(err.code ?? "");
+}
+
+export function flexibleServerPort(credential: TokenCredential, policy: RotationPolicy, options: FlexibleServerOptions = {}): FlexibleServerPort {
   const client = new PostgreSQLManagementFlexibleServerClient(credential, policy.subscriptionId ?? "", { endpoint: policy.cloud.resourceManagerEndpoint });
+  const delays = options.busyRetryDelaysMs ?? BUSY_RETRY_DELAYS_MS;
+  const updateIntervalInMs = options.updateIntervalInMs ?? 2000;
   return {
     async setAdminPassword(resourceGroupName, serverName, password) {
-      try {
-        await client.servers.beginUpdateAndWait(resourceGroupName, serverName, { administratorLoginPassword: password }, { updateIntervalInMs: 2000 });
-      } catch (e) {
-        // eslint-disable-next-line preserve-caught-error -- see describe()
-        throw new Error(`Azure Resource Manager: cannot set the admin password of ${resourceGroupName}/${serverName}: ${describe(e)}`);
+      for (let attempt = 0; ; attempt++) {
+        try {
+          await client.servers.beginUpdateAndWait(resourceGroupName, serverName, { administratorLoginPassword: password }, { updateIntervalInMs });
+          return;
+        } catch (e) {
+          const delay = delays[attempt];
+          if (isBusy(e) && delay !== undefined) {
+            await sleep(delay);
+            continue;
+          }
+          const waited = isBusy(e) ? `, which was still busy with another operation after ${delays.reduce((a, b) => a + b, 0) / 1000} s` : "";
+          // eslint-disable-next-line preserve-caught-error -- see describe()
+          throw new Error(`Azure Resource Manager: cannot set the admin password of ${resourceGroupName}/${serverName}${waited}: ${describe(e)}`);
+        }
       }
     },
   };

@@ -4,9 +4,30 @@ import { createHash } from "node:crypto";
 import type { TokenCredential } from "@azure/core-auth";
 import type { KubeConfig } from "@kubernetes/client-node";
 import type { AzureCredential, ConnectArgs } from "./fn.ts";
+import { identityIn } from "./identity.ts";
 import type { FlexibleServerPort, KeyVaultPort, Ports } from "./ports.ts";
 
 let kubeConfig: KubeConfig | undefined;
+const namespaced = new Map<string, KubeConfig>();
+
+/** A copy of the function's own configuration whose every request impersonates the namespace's identity. */
+function configFor(base: KubeConfig, make: () => KubeConfig, namespace: string): KubeConfig {
+  let kc = namespaced.get(namespace);
+  if (kc === undefined) {
+    const user = base.getCurrentUser();
+    const cluster = base.getCurrentCluster();
+    if (user === null || cluster === null) throw new Error("the function's Kubernetes configuration has no current user or cluster");
+    kc = make();
+    kc.loadFromOptions({
+      clusters: [cluster],
+      users: [{ ...user, impersonateUser: identityIn(namespace) }],
+      contexts: [{ name: "rotation", cluster: cluster.name, user: user.name, namespace }],
+      currentContext: "rotation",
+    });
+    namespaced.set(namespace, kc);
+  }
+  return kc;
+}
 // A cache of credential objects so their tokens are reused; correctness never depends on it.
 const credentials = new Map<string, TokenCredential>();
 
@@ -34,7 +55,8 @@ export async function connect({ namespace, policy, azure }: ConnectArgs): Promis
     keyVault = keyVaultPort(credential, policy);
     flexibleServer = flexibleServerPort(credential, policy);
   }
-  return { kubernetes: kubernetesPort(kubeConfig, namespace), postgres: postgresPort(), keyVault, flexibleServer };
+  const kubernetes = kubernetesPort(configFor(kubeConfig, () => new KubeConfig(), namespace), namespace);
+  return { kubernetes, postgres: postgresPort(), keyVault, flexibleServer };
 }
 
 function cachedCredential(c: AzureCredential, make: () => TokenCredential, authority: string): TokenCredential {

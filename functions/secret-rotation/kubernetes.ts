@@ -12,6 +12,7 @@ import {
   type V1Secret,
 } from "@kubernetes/client-node";
 import { secretsOf } from "../shared/consumers.ts";
+import { grantHint } from "./identity.ts";
 import { ConflictError, type DeploymentView, type KubernetesPort, type OwnerRef, type SecretView } from "./ports.ts";
 
 export const FIELD_MANAGER = "azplatform.io-secret-rotation";
@@ -54,7 +55,7 @@ export function kubernetesPort(kc: KubeConfig, namespace: string): KubernetesPor
       const body = (typeof e.body === "string" ? safeJson(e.body) : e.body) as { message?: string } | undefined;
       const detail = body?.message ?? `HTTP ${e.code}`;
       if (e.code === 409) throw new ConflictError(`${what}: ${detail}`);
-      const hint = e.code === 401 || e.code === 403 ? "; grant the function's service account access to Secrets and Deployments in this namespace" : "";
+      const hint = e.code === 401 || e.code === 403 ? `; ${grantHint(namespace)}` : "";
       throw new Error(`Kubernetes refused to ${what} in namespace ${namespace} (${e.code}): ${detail}${hint}`);
     }
     // fetch says only "fetch failed"; the cause says why (ECONNREFUSED, a TLS error, a DNS failure).

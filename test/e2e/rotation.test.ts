@@ -5,8 +5,10 @@
 import { writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { startAzureFake, type AzureFake } from "../servers/azure/index.ts";
+import { PostgreSQLManagementFlexibleServerClient } from "@azure/arm-postgresql-flexible";
+import { ClientSecretCredential } from "@azure/identity";
+import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
+import { startAzureFake, trustCaInThisProcess, type AzureFake } from "../servers/azure/index.ts";
 import { startKubeFake, type KubeFake } from "../servers/kubernetes.ts";
 import { startPostgres, type TestPostgres } from "../support/postgres.ts";
 import { connect, type JsonObject, type PlainRequest, type PlainResponse, type RunFunctionClient } from "../support/proto-client.ts";
@@ -24,6 +26,17 @@ let kube: KubeFake;
 let azure: AzureFake;
 let client: RunFunctionClient;
 let fn: RunningServer;
+/** The test's own ARM client: someone else working on a server (a scale, say) while a rotation runs. */
+let arm: PostgreSQLManagementFlexibleServerClient;
+let untrust: () => void = () => undefined;
+
+/** Holds an operation open: Azure works on it until the test opens the gate. */
+function gate(): { wait: Promise<void>; open: () => void } {
+  let open = (): void => undefined;
+  const wait = new Promise<void>((resolve) => (open = resolve));
+  return { wait, open };
+}
+let scaleGate = gate();
 
 const policy = {
   apiVersion: "fn.azplatform.io/v1alpha1",
@@ -72,7 +85,12 @@ beforeAll(async () => {
     onAdminPasswordChange: async (password: string) => {
       await pg.query(`ALTER ROLE pgadmin PASSWORD '${password.replaceAll("'", "''")}'`);
     },
+    // A scale takes as long as the test holds `scaleGate`.
+    onUpdate: ({ sku }) => (sku === undefined ? undefined : scaleGate.wait),
   });
+  untrust = trustCaInThisProcess(azure.caPem);
+  const credential = new ClientSecretCredential(azure.tenantId, azure.clientId, azure.clientSecret, { authorityHost: azure.authorityHost, disableInstanceDiscovery: true });
+  arm = new PostgreSQLManagementFlexibleServerClient(credential, SUB, { endpoint: azure.armEndpoint });
   // The Database's Secret, applied by its Crossplane composition; an app Secret; consumers.
   kube.put(secret(NS, "orders-db", conn("pgadmin", "admin-Old-Passw0rd")), { fieldManager: CROSSPLANE });
   await seedApply(NS, "orders-db", conn("pgadmin", "admin-Old-Passw0rd"));
@@ -96,6 +114,7 @@ beforeAll(async () => {
 afterAll(async () => {
   client?.close();
   await stopAllServers();
+  untrust();
   await azure?.close();
   await kube?.close();
   await pg?.stop();
@@ -147,6 +166,16 @@ const appSpec = {
   targets: { postgresRole: { name: "orders_app", strategy: "alternating", adminSecretRef: { name: "orders-db" } }, keyVault: { vaultName: "kv-payments", secretName: "orders-app-password" } },
 };
 const data = (ns: string, name: string) => Object.fromEntries(Object.entries((kube.get(ns, "Secret", name)?.data ?? {}) as Record<string, string>).map(([k, v]) => [k, unb64(v)]));
+/** What waiting out the back-off does, without the wait: the retry time, in the state Secret and in the status, is now. */
+function retryNow(name: string, status: JsonObject): JsonObject {
+  const now = new Date().toISOString();
+  const state = kube.get(NS, "Secret", `${name}-rotation-state`) as { metadata: { annotations: Record<string, string> } };
+  state.metadata.annotations["rotation.azplatform.io/retry-at"] = now;
+  kube.put(state);
+  return { ...status, retryAt: now };
+}
+const armPatches = (server: string) => azure.calls().filter((c) => c.method === "PATCH" && c.path.endsWith(`/flexibleServers/${server}`)).map((c) => c.status);
+const statusOf = (rsp: PlainResponse) => (rsp.desired?.composite?.resource as JsonObject).status as JsonObject;
 const podAnnotations = (ns: string, name: string) => ((kube.get(ns, "Deployment", name) as { spec: { template: { metadata: { annotations?: Record<string, string> } } } }).spec.template.metadata.annotations ?? {});
 
 describe("SecretRotation over gRPC with real PostgreSQL, Kubernetes, Key Vault and ARM protocols", () => {
@@ -265,19 +294,77 @@ describe("SecretRotation over gRPC with real PostgreSQL, Kubernetes, Key Vault a
     expect(data(NS, "broken-db")).toEqual(before);
   });
 
-  it("an ARM error fails the admin rotation before anything is promoted; the next attempt uses the same pending value", async () => {
+  it("a scale that outlasts the wait for a busy server fails the Set in plain words; the retry from the saved phase sets the same value", async () => {
     const adminSpec = {
       secretRef: { name: "orders-db", key: "password" },
       targets: { flexibleServerAdmin: { serverName: SERVER, resourceGroupName: "rg-data-prod" }, keyVault: { vaultName: "kv-payments", secretName: "orders-db-admin" } },
     };
     const before = data(NS, "orders-db");
-    azure.failNext({ service: "arm", method: "PATCH", status: 409, code: "ServerBusy", message: "Another operation is in progress on server" });
-    const rsp = await call(xr("orders-admin-password", adminSpec, undefined, { "azplatform.io/rotate-now": "arm-1" }));
-    expect((rsp.desired?.composite?.resource as JsonObject).status).toMatchObject({ phase: "Failed", currentVersion: 1 });
-    expect(rsp.results?.[0]?.message).toMatch(/^Set failed: Azure Resource Manager: cannot set the admin password of rg-data-prod\/pg-payments-orders-prod-edfe87: HTTP 409 ServerBusy/);
+    const trigger = { "azplatform.io/rotate-now": "arm-1" };
+    scaleGate = gate();
+    const scaling = await arm.servers.beginUpdate("rg-data-prod", SERVER, { sku: { name: "Standard_D4ds_v5", tier: "GeneralPurpose" } });
+    azure.resetCalls();
+
+    const rsp = await call(xr("orders-admin-password", adminSpec, undefined, trigger));
+    const failedStatus = statusOf(rsp);
+    expect(failedStatus).toMatchObject({ phase: "Failed", currentVersion: 1 });
+    const cause = `Set failed: Azure Resource Manager: cannot set the admin password of rg-data-prod/${SERVER}, which was still busy with another operation after 14 s: HTTP 409 ServerBusy Server '${SERVER}' is busy with another operation. Please try again later.`;
+    const [reported, retry] = (rsp.results?.[0]?.message ?? "").split("; the apps keep ");
+    expect(reported).toBe(cause);
+    expect(retry).toMatch(/^version 1, retrying at \S+ \(attempt 1\)$/);
+    expect(rsp.conditions?.[0]).toMatchObject({ type: "RotationSucceeded", status: "STATUS_CONDITION_FALSE", reason: "RotationFailed" });
+    expect(armPatches(SERVER)).toEqual([409, 409, 409, 409]); // waited 2 + 4 + 8 s between them
+    // Nothing promoted: the apps and the server keep the current value; the pending one is saved for the retry.
     expect(data(NS, "orders-db")).toEqual(before);
     expect(await pg.canLogin("pgadmin", before.password ?? "")).toBe(true);
     expect(azure.vault("kv-payments").versions("orders-db-admin")).toHaveLength(1);
+    const state = data(NS, "orders-admin-password-rotation-state");
+    expect(kube.get(NS, "Secret", "orders-admin-password-rotation-state")?.metadata).toMatchObject({ annotations: { "rotation.azplatform.io/phase": "Pending" } });
+    const pending = state.pending ?? "";
+    expect(pending).not.toBe("");
+    for (const value of [pending, before.password ?? ""]) {
+      expect(JSON.stringify(rsp)).not.toContain(value);
+      expect(fn.logs().join("\n")).not.toContain(value);
+    }
+
+    // The scale ends; at the retry time the rotation continues from its saved phase, with the saved value.
+    scaleGate.open();
+    await scaling.pollUntilDone();
+    const { status } = await reconcile("orders-admin-password", adminSpec, trigger, retryNow("orders-admin-password", failedStatus));
+    expect(status).toMatchObject({ phase: "Idle", currentVersion: 2, handledTrigger: "arm-1" });
+    expect(data(NS, "orders-db").password).toBe(pending);
+    expect(await pg.canLogin("pgadmin", pending)).toBe(true);
+    expect(azure.vault("kv-payments").versions("orders-db-admin").map((v) => v.value)).toEqual([before.password, pending]);
+    expect(armPatches(SERVER)).toEqual([409, 409, 409, 409, 202]);
+  }, 60_000);
+
+  it("two simultaneous calls for a Flexible Server admin rotation make exactly one rotation, though Azure refuses the second PATCH while the first runs", async () => {
+    await pg.query("CREATE ROLE twinadmin LOGIN CREATEROLE PASSWORD 'twin-Old-Passw0rd'");
+    kube.put(secret(NS, "twin-db", conn("twinadmin", "twin-Old-Passw0rd")));
+    const seen: string[] = [];
+    azure.addServer({
+      subscriptionId: SUB,
+      resourceGroup: "rg-data-prod",
+      name: "pg-payments-twin-3c4d5e",
+      onAdminPasswordChange: async (password: string) => {
+        seen.push(password);
+        await pg.query(`ALTER ROLE twinadmin PASSWORD '${password.replaceAll("'", "''")}'`);
+      },
+    });
+    const spec = {
+      secretRef: { name: "twin-db", key: "password" },
+      targets: { flexibleServerAdmin: { serverName: "pg-payments-twin-3c4d5e", resourceGroupName: "rg-data-prod" }, keyVault: { vaultName: "kv-payments", secretName: "twin-admin" } },
+    };
+
+    const [a, b] = await Promise.all([call(xr("twin-password", spec)), call(xr("twin-password", spec))]);
+
+    for (const r of [a, b]) expect(statusOf(r)).toMatchObject({ phase: "Idle", currentVersion: 1 });
+    const value = data(NS, "twin-db").password ?? "";
+    expect(await pg.canLogin("twinadmin", value)).toBe(true);
+    // The refused call waited for the other's operation and set the same value again.
+    expect(armPatches("pg-payments-twin-3c4d5e")).toEqual([202, 409, 202]);
+    expect(seen).toEqual([value, value]);
+    expect(azure.vault("kv-payments").versions("twin-admin").map((v) => v.value)).toEqual([value]);
   });
 
   it("a wrong Azure client secret fails in plain words and touches nothing", async () => {
@@ -309,7 +396,10 @@ describe("SecretRotation over gRPC with real PostgreSQL, Kubernetes, Key Vault a
       onAdminPasswordChange: async (password: string) => {
         seen.push(password);
         await pg.query(`ALTER ROLE crashadmin PASSWORD '${password.replaceAll("'", "''")}'`);
-        if (seen.length === 1) doomed.process.kill("SIGKILL");
+        if (seen.length > 1) return;
+        doomed.process.kill("SIGKILL");
+        // Azure still works on the dead process's operation when the next process retries the step.
+        await vi.waitFor(() => expect(armPatches("pg-payments-crash-0a1b2c")).toContain(409), { timeout: 20_000, interval: 50 });
       },
     });
     const spec = {
@@ -330,7 +420,9 @@ describe("SecretRotation over gRPC with real PostgreSQL, Kubernetes, Key Vault a
     const { status } = await reconcile("crash-password", spec);
     expect(status).toMatchObject({ phase: "Idle", currentVersion: 1 });
     const now = data(NS, "crash-db").password ?? "";
-    expect(seen.every((p) => p === now)).toBe(true);
+    expect(seen).toEqual([now, now]);
+    // Refused while the dead process's operation ran, then waited out: no failure, no back-off.
+    expect(armPatches("pg-payments-crash-0a1b2c")).toEqual([202, 409, 202]);
     expect(await pg.canLogin("crashadmin", now)).toBe(true);
     expect(azure.vault("kv-payments").versions("crash-admin").map((v) => v.value)).toEqual([now]);
   });

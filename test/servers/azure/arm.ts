@@ -13,6 +13,24 @@
 // finishes with a GET of the server. A PATCH carrying properties.administratorLoginPassword runs the server's
 // `onAdminPasswordChange` and the operation reports Succeeded only after it settled (Failed if it threw).
 // The password is never stored in the resource nor echoed in any response.
+//
+// One operation at a time per server, as Azure: a PATCH while the server's last operation has not ended is refused,
+// nothing of it applied, with
+//   409 {"error":{"code":"ServerBusy","message":"Server '{name}' is busy with another operation. Please try again later."}}
+// That code and message are what Azure answers for a Flexible Server busy with another operation (reported for
+// server-level operations in Azure/azure-cli#30459, and for configuration writes in
+// hashicorp/terraform-provider-azurerm#28298, Azure/bicep-registry-modules#4289 and #4451). Reports from 2026 show a
+// second wording for configuration writes, code ServerIsBusy, "Cannot complete operation while server '{name}' is
+// busy processing another operation. Try again later." (Azure/azure-postgresql#134, Altinn/dialogporten#3663).
+// None of these reports shows the HTTP status; 409 Conflict is ARM's status for a request that conflicts with the
+// resource's state.
+//
+// How long an operation runs: until its change has settled and it has answered InProgress `asyncPolls` times, so a
+// client that polls sees exactly that many. Azure ends an operation whether or not anyone polls it (its client may
+// have crashed), so one nobody polls to its end ends once its change has settled and a client honouring Retry-After
+// would have polled it through: `asyncPolls` x Retry-After seconds after it started (Retry-After 0 counts as the
+// SDK's own 2 s interval). To keep a server busy for as long as a test needs, hold `onAdminPasswordChange` or
+// `onUpdate` open.
 
 import { randomUUID } from "node:crypto";
 import { type Exchange, azureError, bearerToken, isRecord, jsonBody, notImplemented } from "./http.ts";
@@ -38,9 +56,22 @@ export interface FlexibleServerSpec {
   asyncPolls?: number;
   /**
    * Awaited when a PATCH carries `properties.administratorLoginPassword`, before the async operation reports
-   * Succeeded; if it throws, the operation reports Failed. Tests run `ALTER ROLE` here.
+   * Succeeded; if it throws, the operation reports Failed. Tests run `ALTER ROLE` here. The server is busy (every
+   * other PATCH gets 409 ServerBusy) until it has settled.
    */
   onAdminPasswordChange?: (password: string) => void | Promise<void>;
+  /**
+   * Awaited for every PATCH (after `onAdminPasswordChange`), with what it changes but the password; like that hook,
+   * the server stays busy until it has settled, and a throw fails the operation. Tests hold a scale open with it.
+   */
+  onUpdate?: (update: ServerUpdate) => void | Promise<void>;
+}
+
+/** What a PATCH changes, the password left out. */
+export interface ServerUpdate {
+  properties: Record<string, unknown>;
+  sku?: Record<string, unknown>;
+  tags?: Record<string, string>;
 }
 
 export interface ArmConfig {
@@ -66,6 +97,8 @@ interface ServerState {
   tags: Record<string, string>;
   sku: Record<string, unknown>;
   properties: Record<string, unknown>;
+  /** The server's latest operation; the server is busy until it has ended. */
+  operation?: Operation;
 }
 
 interface Operation {
@@ -76,8 +109,13 @@ interface Operation {
   polls: number;
   /** Settles with the error message (password redacted) when the change failed, undefined when it succeeded. */
   outcome: Promise<string | undefined>;
+  /** The change has settled (`outcome` is resolved). */
+  settled: boolean;
   endTime?: string;
 }
+
+/** The SDK poller's own interval (its `updateIntervalInMs` default), which it uses when Retry-After is 0. */
+const SDK_POLL_INTERVAL_SECONDS = 2;
 
 const SERVER_PATH = /^\/subscriptions\/([^/]+)\/resourceGroups\/([^/]+)\/providers\/Microsoft\.DBforPostgreSQL\/flexibleServers\/([^/]+)$/i;
 const OPERATION_PATH = /^\/subscriptions\/([^/]+)\/providers\/Microsoft\.DBforPostgreSQL\/locations\/([^/]+)\/(azureAsyncOperation|operationResults)\/([^/]+)$/i;
@@ -107,7 +145,8 @@ export function createArmService(config: ArmConfig): ArmService {
   const key = (sub: string, rg: string, name: string): string => `${lower(sub)}/${lower(rg)}/${lower(name)}`;
 
   function serverJson(s: ServerState): Record<string, unknown> {
-    return { sku: s.sku, properties: s.properties, location: s.location, tags: s.tags, id: s.id, name: s.spec.name, type: TYPE };
+    const properties = { ...s.properties, state: busy(s) ? "Updating" : "Ready" };
+    return { sku: s.sku, properties, location: s.location, tags: s.tags, id: s.id, name: s.spec.name, type: TYPE };
   }
 
   function operationUrls(x: Exchange, op: Operation): Record<string, string> {
@@ -129,17 +168,23 @@ export function createArmService(config: ArmConfig): ArmService {
     if (password !== undefined && (typeof password !== "string" || password === "")) {
       return x.reply(400, azureError("InvalidParameterValue", "Invalid value given for parameter administratorLoginPassword."));
     }
+    if (busy(server)) {
+      return x.reply(409, azureError("ServerBusy", `Server '${server.spec.name}' is busy with another operation. Please try again later.`));
+    }
     for (const [name, value] of Object.entries(properties)) {
       const current = server.properties[name];
       server.properties[name] = isRecord(current) && isRecord(value) ? { ...current, ...value } : value;
     }
-    if (isRecord(body.tags)) server.tags = body.tags as Record<string, string>;
-    if (isRecord(body.sku)) server.sku = body.sku;
-    server.properties.state = "Updating";
+    const sku = isRecord(body.sku) ? body.sku : undefined;
+    const tags = isRecord(body.tags) ? (body.tags as Record<string, string>) : undefined;
+    if (tags !== undefined) server.tags = tags;
+    if (sku !== undefined) server.sku = sku;
 
     const change = typeof password === "string" ? server.spec.onAdminPasswordChange : undefined;
+    const update: ServerUpdate = { properties, ...(sku === undefined ? {} : { sku }), ...(tags === undefined ? {} : { tags }) };
     const outcome = Promise.resolve()
       .then(() => change?.(password as string))
+      .then(() => server.spec.onUpdate?.(update))
       .then(
         () => undefined,
         (error: unknown) => {
@@ -147,20 +192,36 @@ export function createArmService(config: ArmConfig): ArmService {
           return typeof password === "string" ? message.replaceAll(password, "***") : message;
         },
       );
-    const op: Operation = { id: randomUUID(), subscriptionId: server.spec.subscriptionId, server, startTime: new Date().toISOString(), polls: 0, outcome };
+    const op: Operation = { id: randomUUID(), subscriptionId: server.spec.subscriptionId, server, startTime: new Date().toISOString(), polls: 0, outcome, settled: false };
+    void outcome.then(() => (op.settled = true));
     operations.set(op.id, op);
+    server.operation = op;
     x.reply(202, undefined, operationUrls(x, op));
+  }
+
+  const asyncPolls = (op: Operation): number => op.server.spec.asyncPolls ?? config.asyncPolls;
+
+  /** Ends an operation nobody polled to its end, once a client honouring Retry-After would have seen it end. */
+  function endIfOverdue(op: Operation): void {
+    if (op.endTime !== undefined || !op.settled) return;
+    const interval = config.retryAfterSeconds > 0 ? config.retryAfterSeconds : SDK_POLL_INTERVAL_SECONDS;
+    if (Date.now() - Date.parse(op.startTime) >= asyncPolls(op) * interval * 1000) op.endTime = new Date().toISOString();
+  }
+
+  /** Whether the server's latest operation is still running. */
+  function busy(server: ServerState): boolean {
+    if (server.operation === undefined) return false;
+    endIfOverdue(server.operation);
+    return server.operation.endTime === undefined;
   }
 
   /** Counts a poll; undefined while the operation is to report InProgress, else its settled outcome. */
   async function poll(op: Operation): Promise<{ failed: string | undefined } | undefined> {
     op.polls += 1;
-    if (op.endTime === undefined && op.polls <= (op.server.spec.asyncPolls ?? config.asyncPolls)) return undefined;
+    endIfOverdue(op);
+    if (op.endTime === undefined && op.polls <= asyncPolls(op)) return undefined;
     const failed = await op.outcome;
-    if (op.endTime === undefined) {
-      op.endTime = new Date().toISOString();
-      op.server.properties.state = "Ready";
-    }
+    op.endTime ??= new Date().toISOString();
     return { failed };
   }
 

@@ -3,7 +3,8 @@
 //
 //   - Microsoft Entra ID token endpoint (MSAL client credentials)          ./token.ts
 //   - Key Vault secrets data plane, with its 401 challenge                 ./keyvault.ts
-//   - ARM for PostgreSQL Flexible Server: GET, PATCH + async operation     ./arm.ts
+//   - ARM for PostgreSQL Flexible Server: GET, PATCH + async operation,    ./arm.ts
+//     one operation at a time per server (409 ServerBusy)
 //
 // Two ways to reach it:
 //
@@ -29,13 +30,13 @@ import type { Socket } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { makeTestPki, type TestPki } from "../../support/certs.ts";
-import { type FlexibleServerSpec, createArmService } from "./arm.ts";
+import { type FlexibleServerSpec, type ServerUpdate, createArmService } from "./arm.ts";
 import { type AzureCall, type Exchange, type Service, azureError, createExchange, defaultErrorCode } from "./http.ts";
 import { type FakeVault, type SecretVersion, createKeyVaultService } from "./keyvault.ts";
 import { AZURE_PUBLIC_CLOUD, issueServingCert, trustCaInThisProcess } from "./tls.ts";
 import { type Audience, type IssuedToken, createTokenService } from "./token.ts";
 
-export type { AzureCall, FakeVault, FlexibleServerSpec, IssuedToken, SecretVersion, Service };
+export type { AzureCall, FakeVault, FlexibleServerSpec, IssuedToken, SecretVersion, ServerUpdate, Service };
 export { AZURE_PUBLIC_CLOUD, trustCaInThisProcess };
 
 export interface AzureFakeOptions {

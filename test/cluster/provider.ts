@@ -1,0 +1,105 @@
+// No provider runs in the cluster tier: the tests play provider-upjet-azure the way it behaves. On create it marks
+// the managed resource with crossplane.io/external-create-pending then -succeeded, sets the external name it got
+// from Azure when the composition set none, and reports the ARM id and observed fields in status.atProvider with
+// Ready and Synced conditions, all written by its own field manager.
+import type { Kube, Obj } from "./kube.ts";
+
+export const PROVIDER_MANAGER = "provider-azure-dbforpostgresql";
+const SUBSCRIPTION = "00000000-0000-0000-0000-000000000000";
+const API = "dbforpostgresql.azure.m.upbound.io/v1beta1";
+
+export const refOf = (o: Obj) => ({ apiVersion: o.apiVersion as string, kind: o.kind as string, namespace: o.metadata.namespace as string, name: o.metadata.name as string });
+export const composedName = (o: Obj) => o.metadata?.annotations?.["crossplane.io/composition-resource-name"] as string | undefined;
+
+/** The composed resources of a namespaced XR, by composition-resource-name. */
+export async function composedOf(kube: Kube, namespace: string, xr: string): Promise<Record<string, Obj>> {
+  const out: Record<string, Obj> = {};
+  const kinds = [
+    { apiVersion: API, kind: "FlexibleServer" },
+    { apiVersion: API, kind: "FlexibleServerDatabase" },
+    { apiVersion: API, kind: "FlexibleServerConfiguration" },
+    { apiVersion: "v1", kind: "Secret" },
+  ];
+  for (const ref of kinds) {
+    for (const o of await kube.list({ ...ref, namespace }, `crossplane.io/composite=${xr}`)) out[composedName(o) ?? o.metadata.name] = o;
+  }
+  return out;
+}
+
+function armId(o: Obj, server: Obj | undefined): string {
+  const p = o.spec.forProvider;
+  const external = o.metadata.annotations?.["crossplane.io/external-name"] as string | undefined;
+  const serverId = server?.status?.atProvider?.id as string | undefined;
+  switch (o.kind) {
+    case "FlexibleServer":
+      return `/subscriptions/${SUBSCRIPTION}/resourceGroups/${p.resourceGroupName}/providers/Microsoft.DBforPostgreSQL/flexibleServers/${external}`;
+    case "FlexibleServerDatabase":
+      return `${serverId}/databases/${external}`;
+    default:
+      return `${serverId}/configurations/${p.name}`;
+  }
+}
+
+/** What Azure reports back for a FlexibleServer: what was asked, plus what only Azure knows. */
+export interface AzureAnswers {
+  /** What the server's FQDN resolves to, where a test reaches a real PostgreSQL behind it. */
+  fqdn?: string;
+}
+
+function atProvider(o: Obj, id: string, previous: Obj = {}, answers: AzureAnswers = {}): Obj {
+  const p = o.spec.forProvider;
+  if (o.kind !== "FlexibleServer") return { ...p, id };
+  const init = o.spec.initProvider ?? {};
+  const name = o.metadata.annotations["crossplane.io/external-name"];
+  return {
+    ...previous,
+    id,
+    fqdn: answers.fqdn ?? `${name}.postgres.database.azure.com`,
+    administratorLogin: p.administratorLogin,
+    location: p.location,
+    resourceGroupName: p.resourceGroupName,
+    delegatedSubnetId: p.delegatedSubnetId,
+    privateDnsZoneId: p.privateDnsZoneId,
+    geoRedundantBackupEnabled: p.geoRedundantBackupEnabled,
+    skuName: p.skuName,
+    storageMb: Math.max(p.storageMb ?? 0, previous.storageMb ?? 0),
+    storageTier: p.storageTier,
+    version: p.version,
+    zone: init.zone ?? previous.zone,
+    highAvailability: p.highAvailability,
+    publicNetworkAccessEnabled: false,
+    tags: p.tags,
+  };
+}
+
+/** Plays one reconcile of the provider: the external resource exists in Azure and matches the spec. */
+export async function reconcileAsProvider(kube: Kube, o: Obj, server?: Obj, answers: AzureAnswers = {}): Promise<Obj> {
+  const ref = refOf(o);
+  const now = new Date().toISOString().replace(/\.\d+Z$/, "Z");
+  const annotations = o.metadata.annotations ?? {};
+  if (annotations["crossplane.io/external-create-succeeded"] === undefined) {
+    await kube.mergePatch(ref, { metadata: { annotations: { "crossplane.io/external-create-pending": now } } }, undefined, PROVIDER_MANAGER);
+    await kube.mergePatch(ref, { metadata: { annotations: { "crossplane.io/external-create-succeeded": now } } }, undefined, PROVIDER_MANAGER);
+  }
+  if (annotations["crossplane.io/external-name"] === undefined) {
+    // Azure's name for a server parameter is the parameter.
+    await kube.mergePatch(ref, { metadata: { annotations: { "crossplane.io/external-name": o.spec.forProvider.name } } }, undefined, PROVIDER_MANAGER);
+  }
+  const fresh = await kube.get(ref);
+  const id = fresh.status?.atProvider?.id ?? armId(fresh, server);
+  const conditions = [
+    { type: "Ready", status: "True", reason: "Available", lastTransitionTime: now },
+    { type: "Synced", status: "True", reason: "ReconcileSuccess", lastTransitionTime: now },
+  ];
+  return kube.mergePatch(ref, { status: { atProvider: atProvider(fresh, id, fresh.status?.atProvider, answers), conditions } }, "status", PROVIDER_MANAGER);
+}
+
+/** Plays the provider for every managed resource of an XR: the server first, then what refers to it. */
+export async function provideAll(kube: Kube, namespace: string, xr: string, answers: AzureAnswers = {}): Promise<Record<string, Obj>> {
+  const composed = await composedOf(kube, namespace, xr);
+  const server = composed.server === undefined ? undefined : await reconcileAsProvider(kube, composed.server, undefined, answers);
+  for (const [name, o] of Object.entries(composed)) {
+    if (name !== "server" && o.kind !== "Secret") await reconcileAsProvider(kube, o, server);
+  }
+  return composedOf(kube, namespace, xr);
+}

@@ -1,0 +1,166 @@
+// A SecretRotation taking the admin password of a Database's connection Secret over, under Crossplane's real field
+// managers, through real Crossplane core: rotated through ARM (the local stand-in, which changes the password of a
+// real PostgreSQL role as Azure would), proven by a real login over TLS, promoted into the Secret, a consumer
+// rolled; and the Database never writes the rotated key back.
+import { join } from "node:path";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { readDocs } from "../../cli/yaml.ts";
+import { startAzureFake, type AzureFake } from "../servers/azure/index.ts";
+import { startPostgres, type TestPostgres } from "../support/postgres.ts";
+import { REPO_ROOT } from "../support/proto-client.ts";
+import { cluster, conditionOf, eventually, optIn, useFunctionServer } from "./context.ts";
+import { CROSSPLANE_NAMESPACE } from "./crossplane.ts";
+import type { Obj } from "./kube.ts";
+import { waitFor } from "./processes.ts";
+import { composedOf, provideAll } from "./provider.ts";
+
+const { info, admin } = cluster();
+const NS = "team-ledger";
+const ENGINEER = "argocd-controller";
+// Azure's private DNS resolves a server's FQDN to its private address; here the provider reports that address.
+const PRIVATE_ADDRESS = "127.0.0.2";
+const SUBSCRIPTION = (readDocs(join(REPO_ROOT, "compositions/secret-rotation.yaml"))[0] as Obj).spec.pipeline[0].input.subscriptionId as string;
+const decode = (s: string | undefined) => Buffer.from(s ?? "", "base64").toString("utf8");
+const secretRef = (name: string) => ({ apiVersion: "v1", kind: "Secret", namespace: NS, name });
+
+let pg: TestPostgres;
+let azure: AzureFake;
+let restore: () => Promise<void>;
+let serverName: string;
+
+const database = {
+  apiVersion: "azplatform.io/v1alpha1",
+  kind: "Database",
+  metadata: { name: "ledger", namespace: NS, labels: { "azplatform.io/cost-center": "cc-1001" } },
+  spec: { team: "ledger", size: "small", version: "16", databases: ["ledger"], connectionSecretName: "ledger-db" },
+};
+const XR = { apiVersion: "azplatform.io/v1alpha1", kind: "Database", namespace: NS, name: "ledger" };
+const ROTATION = { apiVersion: "azplatform.io/v1alpha1", kind: "SecretRotation", namespace: NS, name: "ledger-admin-password" };
+
+beforeAll(async () => {
+  await admin.apply({ apiVersion: "v1", kind: "Namespace", metadata: { name: NS } }, { fieldManager: "platform" });
+  await admin.apply(optIn(NS), { fieldManager: "platform" });
+  pg = await startPostgres({ host: PRIVATE_ADDRESS, port: 5432, tls: { certPem: info.pki.server, keyPem: info.pki.serverKey } });
+  azure = await startAzureFake({ vaults: ["kv-payments"], retryAfterSeconds: 1 });
+  // The Azure credential the Composition's step reads, as the platform team stores it.
+  await admin.apply(
+    { apiVersion: "v1", kind: "Secret", metadata: { name: "secret-rotation-azure", namespace: CROSSPLANE_NAMESPACE }, stringData: { clientId: azure.clientId, clientSecret: azure.clientSecret, tenantId: azure.tenantId } },
+    { fieldManager: "platform" },
+  );
+  const kubeconfig = await writeFunctionKubeconfig();
+  ({ restore } = await useFunctionServer({ KUBECONFIG: kubeconfig, NODE_EXTRA_CA_CERTS: azure.caFile, HTTPS_PROXY: azure.proxy.url, NO_PROXY: `127.0.0.1,localhost,${PRIVATE_ADDRESS}` }));
+
+  // The engineer's Database, and the provider creating the server with the admin password from its Secret.
+  await admin.apply(database, { fieldManager: ENGINEER });
+  const composed = await waitFor("the Database's server and Secret", async () => {
+    const c = await composedOf(admin, NS, XR.name);
+    return c.server !== undefined && c["connection-secret"] !== undefined ? c : undefined;
+  }, 90_000);
+  serverName = composed.server?.metadata.annotations["crossplane.io/external-name"];
+  const initial = decode(composed["connection-secret"]?.data.password);
+  await pg.query(`CREATE ROLE pgadmin LOGIN CREATEROLE PASSWORD '${initial.replaceAll("'", "''")}'`);
+  azure.addServer({
+    subscriptionId: SUBSCRIPTION,
+    resourceGroup: "rg-data-prod",
+    name: serverName,
+    onAdminPasswordChange: async (password: string) => {
+      await pg.query(`ALTER ROLE pgadmin PASSWORD '${password.replaceAll("'", "''")}'`);
+    },
+  });
+  await provideAll(admin, NS, XR.name, { fqdn: PRIVATE_ADDRESS });
+  // The provider creates each FlexibleServerDatabase in the server: here, in the real PostgreSQL.
+  for (const d of database.spec.databases) await pg.query(`CREATE DATABASE ${d}`);
+  await eventually(admin, XR, "Ready", (o) => conditionOf(o, "Ready")?.status === "True", 90_000);
+  // An app that reads the connection Secret.
+  await admin.apply(
+    {
+      apiVersion: "apps/v1",
+      kind: "Deployment",
+      metadata: { name: "ledger-api", namespace: NS },
+      spec: { selector: { matchLabels: { app: "ledger-api" } }, template: { metadata: { labels: { app: "ledger-api" } }, spec: { containers: [{ name: "app", image: "example/ledger:1", envFrom: [{ secretRef: { name: "ledger-db" } }] }] } } },
+    },
+    { fieldManager: ENGINEER },
+  );
+}, 300_000);
+
+afterAll(async () => {
+  await restore?.();
+  await azure?.close();
+  await pg?.stop();
+});
+
+async function writeFunctionKubeconfig(): Promise<string> {
+  const { writeFile } = await import("node:fs/promises");
+  const file = join(info.dir, "function-rotation.kubeconfig");
+  const ca = Buffer.from(info.caPem).toString("base64");
+  await writeFile(file, JSON.stringify({ apiVersion: "v1", kind: "Config", clusters: [{ name: "real", cluster: { server: info.server, "certificate-authority-data": ca } }], users: [{ name: "fn", user: { token: info.functionToken } }], contexts: [{ name: "fn", context: { cluster: "real", user: "fn" } }], "current-context": "fn" }), { mode: 0o600 });
+  return file;
+}
+
+/** Who owns which data keys of a Secret, by field manager. */
+function keyOwners(secret: Obj): Record<string, string[]> {
+  const out: Record<string, string[]> = {};
+  for (const entry of secret.metadata.managedFields ?? []) {
+    const keys = Object.keys(entry.fieldsV1?.["f:data"] ?? {}).filter((k) => k.startsWith("f:")).map((k) => k.slice(2));
+    if (keys.length > 0) out[entry.manager] = keys.sort();
+  }
+  return out;
+}
+
+describe("SecretRotation of a Database's admin password through real Crossplane", () => {
+  it("takes the keys over from Crossplane's composed field manager, rotates through ARM, proves it, promotes it and rolls the consumer", async () => {
+    const before = await admin.get(secretRef("ledger-db"));
+    const crossplaneManager = Object.keys(keyOwners(before)).find((m) => m.startsWith("apiextensions.crossplane.io/composed/"));
+    expect(crossplaneManager, JSON.stringify(keyOwners(before))).toBeDefined();
+    const oldPassword = decode(before.data.password);
+
+    await admin.apply(
+      {
+        apiVersion: ROTATION.apiVersion,
+        kind: ROTATION.kind,
+        metadata: { name: ROTATION.name, namespace: NS },
+        spec: {
+          team: "ledger",
+          secretRef: { name: "ledger-db", key: "password" },
+          rotateEvery: "720h",
+          targets: { flexibleServerAdmin: { serverName, resourceGroupName: "rg-data-prod" }, keyVault: { vaultName: "kv-payments", secretName: "ledger-db-admin" } },
+          consumers: "auto",
+        },
+      },
+      { fieldManager: ENGINEER },
+    );
+    const rotation = await eventually(admin, ROTATION, "rotated once (phase Idle, version 1)", (o) => o.status?.phase === "Idle" && o.status?.currentVersion === 1, 180_000);
+    expect(conditionOf(rotation, "RotationSucceeded")).toMatchObject({ status: "True", reason: "Rotated" });
+
+    const after = await admin.get(secretRef("ledger-db"));
+    const newPassword = decode(after.data.password);
+    expect(newPassword).not.toBe(oldPassword);
+    expect(await pg.canLogin("pgadmin", newPassword)).toBe(true);
+    expect(await pg.canLogin("pgadmin", oldPassword)).toBe(false);
+    expect(decode(after.data.uri)).toContain(encodeURIComponent(newPassword));
+    // Crossplane's composed manager no longer owns the rotated keys; it still owns the rest.
+    const owners = keyOwners(after);
+    expect(owners[crossplaneManager as string]).toEqual(["database", "host", "port", "sslmode", "username"]);
+    expect(Object.entries(owners).filter(([, keys]) => keys.includes("password")).map(([m]) => m)).not.toContain(crossplaneManager);
+    expect(azure.vault("kv-payments").versions("ledger-db-admin").map((v) => v.value)).toEqual([newPassword]);
+    const deployment = await admin.get({ apiVersion: "apps/v1", kind: "Deployment", namespace: NS, name: "ledger-api" });
+    expect(deployment.spec.template.metadata.annotations).toEqual({ "rotation.azplatform.io/ledger-db": "v1" });
+    // No value in anything Crossplane shows.
+    for (const o of [rotation, await admin.get(XR)]) expect(JSON.stringify(o)).not.toContain(newPassword);
+  });
+
+  it("the Database never writes the rotated key back, however often it reconciles", async () => {
+    const rotated = decode((await admin.get(secretRef("ledger-db"))).data.password);
+    // A change to the XR makes Crossplane reconcile it and apply every composed resource again.
+    for (const n of ["1", "2"]) {
+      await admin.apply({ ...database, metadata: { ...database.metadata, annotations: { "example.org/touch": n } } }, { fieldManager: ENGINEER });
+      await eventually(admin, XR, `reconciled after touch ${n}`, (o) => o.metadata.generation === o.status?.observedGeneration || conditionOf(o, "Synced")?.status === "True");
+    }
+    await new Promise((r) => setTimeout(r, 12_000)); // two of core's poll intervals
+    const secret = await admin.get(secretRef("ledger-db"));
+    expect(decode(secret.data.password)).toBe(rotated);
+    expect(await pg.canLogin("pgadmin", rotated)).toBe(true);
+    const xr = await admin.get(XR);
+    expect(conditionOf(xr, "Synced")).toMatchObject({ status: "True" });
+  });
+});
