@@ -59,8 +59,20 @@ export function startProcess(name: string, binary: string, args: string[], logDi
 
 export const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
 
-/** Polls `probe` until it returns a value other than undefined; fails naming `what` and the processes' last words. */
+/**
+ * Polls `probe` until it returns a value other than undefined; fails naming `what` and the processes' last words.
+ * With DEBUG_WAITS set, says how long each wait took (where the tier's time goes).
+ */
 export async function waitFor<T>(what: string, probe: () => Promise<T | undefined>, timeoutMs: number, watch: Proc[] = []): Promise<T> {
+  const started = Date.now();
+  try {
+    return await poll(what, probe, timeoutMs, watch);
+  } finally {
+    if (process.env.DEBUG_WAITS) process.stderr.write(`waited ${Date.now() - started} ms for ${what}\n`);
+  }
+}
+
+async function poll<T>(what: string, probe: () => Promise<T | undefined>, timeoutMs: number, watch: Proc[]): Promise<T> {
   const deadline = Date.now() + timeoutMs;
   let last: unknown;
   for (;;) {
