@@ -2,14 +2,15 @@
 // Drives the real server (a separate process) over real gRPC with realistic requests, beside a baseline built on
 // the official SDK's server that echoes desired state, in the same run, and prints every figure with its ratio.
 import { spawn } from "node:child_process";
-import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
 import * as grpc from "@grpc/grpc-js";
 import { startAzureFake } from "../test/servers/azure/index.ts";
-import { startKubeFake } from "../test/servers/kubernetes.ts";
 import { makeTestPki } from "../test/support/certs.ts";
+import { startCountingServer } from "../test/support/counting-server.ts";
+import { writeKubeconfig } from "../test/support/kubeconfig.ts";
 import { clientCredentials, connect, healthCheck } from "../test/support/proto-client.ts";
 import { freePort, startServer, stopAllServers, type RunningServer } from "../test/support/server-process.ts";
 import { bundle } from "../scripts/bundle.ts";
@@ -110,10 +111,10 @@ function imageMB(): { bundle_mb: number } {
 async function main() {
   await bundle(BUNDLE);
   const pki = await makeTestPki();
-  const kube = await startKubeFake();
+  // No Kubernetes API: an idle rotation must not call one, and the listener counts every connection made to it.
+  const kube = await startCountingServer();
   const azure = await startAzureFake({ vaults: ["kv-payments"] });
-  const kubeconfig = join(tmpdir(), `bench-kubeconfig-${process.pid}`);
-  writeFileSync(kubeconfig, kube.kubeconfigYaml());
+  const kubeconfig = await writeKubeconfig(join(tmpdir(), `bench-kubeconfig-${process.pid}`), { server: `https://${kube.host}:${kube.port}`, token: "bench" });
   const env = { KUBECONFIG: kubeconfig, NODE_EXTRA_CA_CERTS: azure.caFile, HTTPS_PROXY: azure.proxy.url, NO_PROXY: "127.0.0.1,localhost" };
   const servers: Record<string, { ours: RunningServer; base: RunningServer }> = {
     insecure: { ours: await startServer({ insecure: true, env, entry: OURS }), base: await startServer({ insecure: true, entry: "bench/baseline.ts" }) },
@@ -127,7 +128,7 @@ async function main() {
       for (const c of CONCURRENCY) {
         const pair = servers[transport];
         if (pair === undefined) continue;
-        kube.resetCalls();
+        kube.reset();
         azure.resetCalls();
         // Interleaved: the calls go in rounds, ours and the baseline's taking turns (and turns at going first), so
         // a slow spell of a shared machine falls on both alike instead of on whichever ran then.
@@ -152,7 +153,7 @@ async function main() {
           const cpu = cpuSeconds(pair[who].process.pid ?? 0) - cpu0[who];
           figures[who] = { p50_ms: r.p50, p90_ms: r.p90, p99_ms: r.p99, throughput: r.throughput, cpu_s_per_1k: (cpu / CALLS) * 1000, peak_rss_mb: rssMB(pair[who].process.pid ?? 0, "VmHWM") };
         }
-        if (name === "rotation_idle") figures.ours.external_calls = kube.calls().length + azure.calls().length;
+        if (name === "rotation_idle") figures.ours.external_calls = kube.connections() + azure.calls().length;
         record(`${name}.${transport}.c${c}`, figures.ours, figures.base);
       }
     }

@@ -5,7 +5,7 @@ import { join } from "node:path";
 import { pino } from "pino";
 import { startServer, type RunningServer } from "../functions/server.ts";
 import { packageRoot, packageVersion } from "./package-root.ts";
-import { FatalResultError, offlineRoute, render, TARGET } from "./render.ts";
+import { FatalResultError, offlineRoute, render, RenderError, TARGET } from "./render.ts";
 import { formatFindings, validate } from "./validate.ts";
 import { InputError, readDocs, toYaml, yamlFiles } from "./yaml.ts";
 
@@ -21,16 +21,21 @@ Commands:
       --crossplane-crds DIR  also check Compositions, XRDs, Functions and Operations against Crossplane's CRDs
       --format text|github   github prints workflow annotations on the PR's lines (default: text)
   render XR [COMPOSITION [FUNCTIONS]]
-                     run the Composition's pipeline for the XR and print what crossplane render prints
-                     (COMPOSITION defaults to this package's Composition for the XR's kind)
-      -o, --observed-resources FILE   observed composed resources (YAML with crossplane.io/composition-resource-name)
-      -r, --include-function-results  print results as kind: Result documents
-      -a, --annotation KEY=VALUE      override a Function annotation, e.g. ${TARGET}=localhost:9443
+                     run the Composition's pipeline for the XR and print what crossplane render (CLI 2.3 or
+                     later) prints; COMPOSITION defaults to this package's Composition for the XR's kind
+      -o, --observed-resources PATH   observed composed resources (YAML with crossplane.io/composition-resource-name)
+      -e, --required-resources PATH   objects a step may require (repeatable)
+      --function-credentials PATH     Secrets the steps' credentials name (default: placeholder values)
+      -r, --include-function-results  print the reconcile's events as kind: Result documents
+      -x, --include-full-xr           print the input XR with the rendered one merged over it
+      -a, --function-annotations KEY=VALUE
+                                      override a Function annotation, e.g. ${TARGET}=localhost:9443
       --serve                         start this package's gRPC server on loopback and call it over gRPC
   version            print the version
 
-Steps of this package run in-process; function-auto-ready is emulated; a Function with the Development
-runtime annotation is called over gRPC at its target; any other step is skipped with a notice on stderr.`;
+PATH is a YAML file or a folder of them. Steps of this package run in-process; function-auto-ready is emulated; a
+Function with the Development runtime annotation is called over gRPC at its target; any other step is skipped with
+a notice on stderr.`;
 
 function fail(message: string, code = 2): never {
   process.stderr.write(`function-azure-platform: ${message}\n`);
@@ -66,23 +71,31 @@ function defaultComposition(xr: Obj): Obj {
   return c;
 }
 
+/** Every document of the files named, folders searched for YAML files. */
+function readAll(paths: string[]): Obj[] {
+  return yamlFiles(paths).flatMap((f) => readDocs(f));
+}
+
 async function cmdRender(argv: string[]): Promise<number> {
   const { values, positionals } = parseArgs({
     args: argv,
     allowPositionals: true,
     options: {
       "observed-resources": { type: "string", short: "o" },
-      annotation: { type: "string", short: "a", multiple: true },
+      "required-resources": { type: "string", short: "e", multiple: true },
+      "function-credentials": { type: "string" },
+      "function-annotations": { type: "string", short: "a", multiple: true },
       "include-function-results": { type: "boolean", short: "r" },
+      "include-full-xr": { type: "boolean", short: "x" },
       serve: { type: "boolean" },
     },
   });
   if (positionals.length < 1 || positionals.length > 3) fail(`render needs an XR file, and optionally a Composition and a functions file\n\n${USAGE}`);
   const [xrFile, compositionFile, functionsFile] = positionals as [string, string | undefined, string | undefined];
   const annotations: Record<string, string> = {};
-  for (const a of values.annotation ?? []) {
+  for (const a of values["function-annotations"] ?? []) {
     const i = a.indexOf("=");
-    if (i < 1) fail(`--annotation ${a}: want KEY=VALUE`);
+    if (i < 1) fail(`--function-annotations ${a}: want KEY=VALUE`);
     annotations[a.slice(0, i)] = a.slice(i + 1);
   }
   const [xr, ...more] = readDocs(xrFile);
@@ -105,10 +118,13 @@ async function cmdRender(argv: string[]): Promise<number> {
       ...(server ? { ourTarget: `127.0.0.1:${server.port}` } : {}),
       xr,
       composition,
-      functions: functionsFile !== undefined ? readDocs(functionsFile) : [],
-      ...(values["observed-resources"] ? { observed: readDocs(values["observed-resources"]) } : {}),
+      functions: functionsFile !== undefined ? readAll([functionsFile]) : [],
+      ...(values["observed-resources"] ? { observed: readAll([values["observed-resources"]]) } : {}),
+      ...(values["required-resources"] ? { required: readAll(values["required-resources"]) } : {}),
+      ...(values["function-credentials"] ? { credentials: readAll([values["function-credentials"]]) } : {}),
       annotations,
       includeResults: values["include-function-results"] ?? false,
+      includeFullXr: values["include-full-xr"] ?? false,
       notice: (m) => process.stderr.write(`render: ${m}\n`),
     });
     process.stdout.write(toYaml(docs));
@@ -147,7 +163,7 @@ export async function main(argv: string[]): Promise<number> {
     }
   } catch (e) {
     if (e instanceof InputError || (e instanceof TypeError && "code" in e && String(e.code).startsWith("ERR_PARSE_ARGS"))) fail(e.message);
-    if (e instanceof Error && /^(the Composition|expected a Composition|only Compositions|observed |cannot call)/.test(e.message)) fail(e.message, 1);
+    if (e instanceof RenderError) fail(e.message, 1);
     throw e;
   }
 }

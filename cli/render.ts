@@ -1,36 +1,52 @@
-// `render`: runs a Composition's pipeline for an XR and prints what `crossplane render` prints: the XR with the
-// status and conditions the pipeline set, then each composed resource, then (with -r) the results.
+// `render`: runs a Composition's pipeline for an XR and prints what `crossplane render` prints since CLI v2.3, where
+// Crossplane's own XR reconciler runs the pipeline (cli/reconciler.ts): the XR with its resourceRefs and the status
+// and conditions the reconcile set, each composed resource under the name Crossplane gives it, then (with -r) the
+// reconciler's events as results.
 // Steps of this package run in-process (no Docker, no cluster); function-auto-ready is emulated; a step whose
 // Function is declared with the Development runtime is called over gRPC; any other step is skipped with a notice.
+import { isDeepStrictEqual } from "node:util";
 import * as grpc from "@grpc/grpc-js";
 import {
+  Capability,
   FunctionRunnerServiceService,
   Ready,
+  Requirements,
+  Resource,
   RunFunctionRequest,
   Severity,
-  type Resource,
+  type ResourceSelector,
   type RunFunctionResponse,
   type State,
 } from "@crossplane-org/function-sdk-typescript";
 import { runSecretRotation } from "../functions/secret-rotation/fn.ts";
 import { ROTATION_POLICY_KIND } from "../functions/secret-rotation/policy.ts";
 import { route } from "../functions/router.ts";
-import { sortKeys } from "../functions/shared/sort-keys.ts";
+import { mergeOver, observedComposite, reconcile, RESOURCE_NAME, type PipelineOutcome, type Rendered } from "./reconciler.ts";
+import { Store } from "./store.ts";
+
+export { RESOURCE_NAME } from "./reconciler.ts";
 
 type Obj = Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any -- YAML documents
 
 export const RUNTIME = "render.crossplane.io/runtime";
 export const TARGET = "render.crossplane.io/runtime-development-target";
-export const RESOURCE_NAME = "crossplane.io/composition-resource-name";
 export const OUR_INPUT_GROUP = "fn.azplatform.io/";
+/** What Crossplane v2.3 tells functions it supports (xfn.SupportedCapabilities). */
+const CAPABILITIES = [
+  Capability.CAPABILITY_CAPABILITIES,
+  Capability.CAPABILITY_REQUIRED_RESOURCES,
+  Capability.CAPABILITY_CREDENTIALS,
+  Capability.CAPABILITY_CONDITIONS,
+  Capability.CAPABILITY_REQUIRED_SCHEMAS,
+];
+/** xfn.MaxRequirementsIterations: a step is called at most this many times more while its requirements change. */
+const MAX_REQUIREMENTS_ITERATIONS = 5;
 
 /** A pipeline step input this package serves (any kind of ours; the router names the unknown ones). */
 export function isOurInput(input: unknown): input is Obj {
   const apiVersion = (input as Obj | undefined)?.apiVersion;
   return typeof apiVersion === "string" && apiVersion.startsWith(OUR_INPUT_GROUP);
 }
-/** crossplane render stamps every condition with this time, so outputs diff cleanly. */
-const RENDER_TIME = "2024-01-01T00:00:00Z";
 
 export interface RenderOptions {
   xr: Obj;
@@ -38,48 +54,53 @@ export interface RenderOptions {
   /** Function packages (pkg.crossplane.io Function); a Development-runtime one is called at its target over gRPC. */
   functions?: Obj[];
   observed?: Obj[];
+  /** Objects a step may ask for by its requirements (crossplane render -e). */
+  required?: Obj[];
+  /** Secrets the steps' credentials name (crossplane render --function-credentials); without them, placeholders. */
+  credentials?: Obj[];
   /** Overrides Function annotations, e.g. the Development target. */
   annotations?: Record<string, string>;
   includeResults?: boolean;
+  /** The input XR with the rendered one merged over it (crossplane render -x). */
+  includeFullXr?: boolean;
   /** Call this package's steps over gRPC at this address instead of in-process. */
   ourTarget?: string;
-  /** Told of every step that is emulated or skipped. */
+  /** Told of every step that is emulated or skipped, and of placeholder credentials. */
   notice?: (message: string) => void;
 }
 
-/** Raised when a step returns a Fatal result, as crossplane render does; carries the results so far. */
-export class FatalResultError extends Error {
-  readonly results: Obj[];
-  constructor(message: string, results: Obj[]) {
-    super(message);
-    this.results = results;
-  }
-}
+/** Raised when a step returns a Fatal result, as crossplane render does. */
+export class FatalResultError extends Error {}
+
+/** The inputs cannot be rendered (as crossplane render refuses them); the message says why. */
+export class RenderError extends Error {}
 
 class NoClusterError extends Error {}
 
-function call(target: string, req: RunFunctionRequest): Promise<RunFunctionResponse> {
-  const Client = grpc.makeGenericClientConstructor(FunctionRunnerServiceService, "FunctionRunnerService");
-  const client = new Client(target, grpc.credentials.createInsecure()) as unknown as {
-    runFunction(r: RunFunctionRequest, o: grpc.CallOptions, cb: (e: grpc.ServiceError | null, r: RunFunctionResponse) => void): void;
-    close(): void;
-  };
-  return new Promise((resolve, reject) => {
-    client.runFunction(req, { deadline: Date.now() + 60_000 }, (e, r) => {
-      client.close();
-      if (e) reject(new Error(`cannot call the function at ${target}: ${e.details || e.message}`));
-      else resolve(r);
+type Call = (req: RunFunctionRequest) => Promise<RunFunctionResponse>;
+
+function grpcCall(target: string): Call {
+  return (req) => {
+    const Client = grpc.makeGenericClientConstructor(FunctionRunnerServiceService, "FunctionRunnerService");
+    const client = new Client(target, grpc.credentials.createInsecure()) as unknown as {
+      runFunction(r: RunFunctionRequest, o: grpc.CallOptions, cb: (e: grpc.ServiceError | null, r: RunFunctionResponse) => void): void;
+      close(): void;
+    };
+    return new Promise((resolve, reject) => {
+      client.runFunction(req, { deadline: Date.now() + 60_000 }, (e, r) => {
+        client.close();
+        if (e) reject(new RenderError(`cannot call the function at ${target}: ${e.details || e.message}`));
+        else resolve(r);
+      });
     });
-  });
+  };
 }
 
 /** Our functions with no I/O. A SecretRotation that is due would reach Kubernetes, Azure and PostgreSQL: render stops there. */
 export async function offlineRoute(req: RunFunctionRequest): Promise<RunFunctionResponse> {
   if ((req.input as Obj | undefined)?.kind === ROTATION_POLICY_KIND) {
-    return runSecretRotation(req, {
-      now: () => new Date(),
-      connect: () => Promise.reject(new NoClusterError("the rotation is due: it runs in the cluster, against Kubernetes, Azure and PostgreSQL, which render does not reach")),
-    });
+    const due = "the rotation is due: it runs in the cluster, against Kubernetes, Azure and PostgreSQL, which render does not reach";
+    return runSecretRotation(req, { now: () => new Date(), connect: () => Promise.reject(new NoClusterError(due)) });
   }
   return route(req);
 }
@@ -88,7 +109,32 @@ export async function offlineRoute(req: RunFunctionRequest): Promise<RunFunction
 export function placeholderCredentials(step: Obj): RunFunctionRequest["credentials"] {
   const keys = ["clientId", "clientSecret", "tenantId", "host", "port", "username", "password"];
   const data = Object.fromEntries(keys.map((k) => [k, Buffer.from(k === "port" ? "5432" : "placeholder")]));
-  return Object.fromEntries(((step.credentials ?? []) as Obj[]).filter((c) => typeof c.name === "string").map((c) => [c.name as string, { credentialData: { data } }]));
+  const named = ((step.credentials ?? []) as Obj[]).filter((c) => typeof c.name === "string");
+  return Object.fromEntries(named.map((c) => [c.name as string, { credentialData: { data } }]));
+}
+
+/** proto.Equal on the requirements: an absent message equals only an absent one. */
+function sameRequirements(a: Requirements | undefined, b: Requirements | undefined): boolean {
+  if (a === undefined || b === undefined) return a === b;
+  return isDeepStrictEqual(Requirements.toJSON(a), Requirements.toJSON(b));
+}
+
+/**
+ * xfn.FetchingFunctionRunner: call the step; while its requirements change (and no result is Fatal), fetch what
+ * they name and call again with it.
+ */
+async function runStep(call: Call, first: RunFunctionRequest, store: Store): Promise<RunFunctionResponse> {
+  const fetchAll = (selectors: Record<string, ResourceSelector> = {}) => Object.fromEntries(Object.entries(selectors).map(([name, s]) => [name, store.fetch(s)]));
+  let req = first;
+  let previous: Requirements | undefined;
+  for (let i = 0; i <= MAX_REQUIREMENTS_ITERATIONS; i++) {
+    const rsp = await call(req);
+    if (rsp.results.some((r) => r.severity === Severity.SEVERITY_FATAL)) return rsp;
+    if (sameRequirements(rsp.requirements, previous)) return rsp;
+    previous = rsp.requirements;
+    req = { ...req, extraResources: fetchAll(previous?.extraResources), requiredResources: fetchAll(previous?.resources), context: rsp.context };
+  }
+  throw new RenderError(`requirements didn't stabilize after the maximum number of iterations (${MAX_REQUIREMENTS_ITERATIONS})`);
 }
 
 function isAutoReady(step: Obj, fn: Obj | undefined): boolean {
@@ -97,118 +143,125 @@ function isAutoReady(step: Obj, fn: Obj | undefined): boolean {
 }
 
 /** function-auto-ready's rule: a composed resource is ready when its observed Ready condition is True. */
-function observedReady(r: Resource | undefined): boolean {
-  const conditions = ((r?.resource as Obj | undefined)?.status?.conditions ?? []) as Obj[];
+function observedReady(r: Obj | undefined): boolean {
+  const conditions = (r?.status?.conditions ?? []) as Obj[];
   return conditions.some((c) => c.type === "Ready" && c.status === "True");
 }
 
-export async function render(o: RenderOptions): Promise<Obj[]> {
-  const { xr, composition } = o;
-  const notice = o.notice ?? (() => undefined);
-  if (composition.kind !== "Composition") throw new Error(`expected a Composition, got ${composition.kind ?? "a document without kind"}`);
-  if (composition.spec?.mode !== undefined && composition.spec.mode !== "Pipeline") throw new Error("only Compositions in mode Pipeline can be rendered");
+function checkComposition(xr: Obj, composition: Obj): void {
+  if (composition.kind !== "Composition") throw new RenderError(`expected a Composition, got ${composition.kind ?? "a document without kind"}`);
+  if (composition.spec?.mode !== undefined && composition.spec.mode !== "Pipeline") throw new RenderError("only Compositions in mode Pipeline can be rendered");
   const ref = composition.spec?.compositeTypeRef ?? {};
   if (ref.apiVersion !== xr.apiVersion || ref.kind !== xr.kind) {
-    throw new Error(`the Composition ${composition.metadata?.name ?? ""} composes ${ref.apiVersion} ${ref.kind}, not ${xr.apiVersion} ${xr.kind}`);
+    throw new RenderError(`the Composition ${composition.metadata?.name ?? ""} composes ${ref.apiVersion} ${ref.kind}, not ${xr.apiVersion} ${xr.kind}`);
   }
-  const observed: Record<string, Resource> = {};
-  for (const r of o.observed ?? []) {
+}
+
+/** The observed resources by composition resource name, refused where CheckObservedResources refuses them. */
+function observedByName(xr: Obj, observed: Obj[]): Record<string, Obj> {
+  const byName: Record<string, Obj> = {};
+  for (const r of observed) {
     const name = r.metadata?.annotations?.[RESOURCE_NAME];
-    if (!name) throw new Error(`observed ${r.kind} ${r.metadata?.name ?? ""} has no ${RESOURCE_NAME} annotation`);
-    observed[name] = { resource: r, connectionDetails: {}, ready: Ready.READY_UNSPECIFIED };
+    if (!name) throw new RenderError(`observed ${r.kind} ${r.metadata?.name ?? ""} has no ${RESOURCE_NAME} annotation`);
+    const controller = ((r.metadata?.ownerReferences ?? []) as Obj[]).find((o) => o.controller === true);
+    if (controller !== undefined && controller.uid !== xr.metadata.uid) {
+      throw new RenderError(`observed resource ${r.metadata?.name} has a controller ref but is not controlled by the XR`);
+    }
+    if (xr.metadata.namespace && r.metadata?.namespace !== xr.metadata.namespace) {
+      throw new RenderError(`observed resource ${r.metadata?.name} is not in the same namespace as the XR`);
+    }
+    byName[name] = r;
   }
-  let desired: State = { composite: { resource: { apiVersion: xr.apiVersion, kind: xr.kind, metadata: xr.metadata }, connectionDetails: {}, ready: Ready.READY_UNSPECIFIED }, resources: {} };
-  let context: Obj | undefined;
-  const results: Obj[] = [];
-  const conditions: Obj[] = [];
-  let skippedDue = false;
-  for (const step of (composition.spec?.pipeline ?? []) as Obj[]) {
-    const fn = (o.functions ?? []).find((f) => f.metadata?.name === step.functionRef?.name);
-    const annotations = { ...fn?.metadata?.annotations, ...o.annotations };
-    const ours = isOurInput(step.input);
-    const req = RunFunctionRequest.fromPartial({
-      meta: { tag: `render-${step.step}`, capabilities: [] },
-      observed: { composite: { resource: xr, connectionDetails: {}, ready: Ready.READY_UNSPECIFIED }, resources: observed },
-      desired,
-      input: step.input,
-      context,
-      credentials: placeholderCredentials(step),
-    });
-    let rsp: RunFunctionResponse;
-    if (ours && o.ourTarget !== undefined) {
-      rsp = await call(o.ourTarget, req);
-    } else if (fn !== undefined && annotations[RUNTIME] === "Development") {
-      rsp = await call(annotations[TARGET] ?? "localhost:9443", req);
-    } else if (ours) {
-      try {
-        rsp = await offlineRoute(req);
-      } catch (e) {
-        if (!(e instanceof NoClusterError)) throw e;
-        notice(`step ${step.step}: ${e.message}; the output shows the XR's status as the cluster last reported it`);
-        skippedDue = true;
-        continue;
-      }
-    } else if (isAutoReady(step, fn)) {
+  return byName;
+}
+
+/** How a step is run: over gRPC, in-process, emulated (function-auto-ready) or not at all. */
+function callFor(step: Obj, o: RenderOptions): Call | "auto-ready" | "skip" {
+  const fn = (o.functions ?? []).find((f) => f.metadata?.name === step.functionRef?.name);
+  const annotations = { ...fn?.metadata?.annotations, ...o.annotations };
+  const ours = isOurInput(step.input);
+  if (ours && o.ourTarget !== undefined) return grpcCall(o.ourTarget);
+  if (fn !== undefined && annotations[RUNTIME] === "Development") return grpcCall(annotations[TARGET] ?? "localhost:9443");
+  if (ours) return offlineRoute;
+  return isAutoReady(step, fn) ? "auto-ready" : "skip";
+}
+
+/** The step's credentials from the Secrets given; without any given, placeholders (crossplane render would fail). */
+function credentialsFor(step: Obj, store: Store, o: RenderOptions): RunFunctionRequest["credentials"] {
+  const credentials = store.credentials(step);
+  if (typeof credentials !== "string") return credentials;
+  if (o.credentials !== undefined) throw new RenderError(credentials);
+  o.notice?.(`step ${step.step}: its credentials are placeholders; pass --function-credentials to use real ones`);
+  return placeholderCredentials(step);
+}
+
+interface Pipeline {
+  /** The XR as functions see it (observedComposite). */
+  xr: Obj;
+  observed: Record<string, Obj>;
+  store: Store;
+}
+
+/** Crossplane's function pipeline: each step gets the XR, the observed resources and the state the last step desired. */
+async function runPipeline(p: Pipeline, o: RenderOptions): Promise<PipelineOutcome> {
+  const notice = o.notice ?? (() => undefined);
+  const observed = Object.fromEntries(Object.entries(p.observed).map(([name, r]) => [name, Resource.fromPartial({ resource: r })]));
+  // The pipeline starts with empty desired state and an empty context, as in Crossplane.
+  let desired: State = { composite: undefined, resources: {} };
+  let context: Obj = {};
+  const said: Pick<PipelineOutcome, "conditions" | "results"> = { conditions: [], results: [] };
+  for (const step of (o.composition.spec?.pipeline ?? []) as Obj[]) {
+    const call = callFor(step, o);
+    if (call === "auto-ready") {
       notice(`step ${step.step} (${step.functionRef?.name}): emulated: a composed resource is ready when its observed Ready condition is True`);
-      for (const [name, r] of Object.entries(desired.resources)) if (observedReady(observed[name])) r.ready = Ready.READY_TRUE;
+      for (const [name, r] of Object.entries(desired.resources)) if (observedReady(p.observed[name])) r.ready = Ready.READY_TRUE;
       continue;
-    } else {
+    }
+    if (call === "skip") {
       notice(`step ${step.step} (${step.functionRef?.name ?? "no functionRef"}): skipped: it is not a function of this package; run crossplane render to include it`);
       continue;
     }
-    for (const r of rsp.results) results.push({ step: step.step, severity: Severity[r.severity], ...(r.reason ? { reason: r.reason } : {}), message: r.message });
-    for (const c of rsp.conditions) conditions.push(c);
-    const fatal = rsp.results.find((r) => r.severity === Severity.SEVERITY_FATAL);
-    if (fatal !== undefined) throw new FatalResultError(`pipeline step "${step.step}" returned a fatal result: ${fatal.message}`, results);
-    desired = rsp.desired ?? desired;
-    context = rsp.context;
-  }
-
-  const meta = xr.metadata ?? {};
-  const status = { ...(skippedDue ? (xr.status ?? {}) : {}), ...(desired.composite?.resource?.status ?? {}) };
-  delete status.conditions;
-  // As crossplane render: the XR is Available when every composed resource is marked ready, else Creating.
-  const unready = Object.entries(desired.resources)
-    .filter(([, r]) => r.ready !== Ready.READY_TRUE)
-    .map(([name]) => name)
-    .sort();
-  // The function's own verdict on the XR wins, as in Crossplane's reconciler.
-  const ready =
-    desired.composite?.ready === Ready.READY_FALSE || skippedDue
-      ? { type: "Ready", status: "False", reason: "Creating", ...(unready.length > 0 ? { message: `Unready resources: ${unready.join(", ")}` } : {}) }
-      : unready.length > 0
-      ? { type: "Ready", status: "False", reason: "Creating", message: `Unready resources: ${unready.join(", ")}` }
-      : { type: "Ready", status: "True", reason: "Available" };
-  const out: Obj[] = [
-    {
-      apiVersion: xr.apiVersion,
-      kind: xr.kind,
-      metadata: { name: meta.name, ...(meta.namespace ? { namespace: meta.namespace } : {}) },
-      status: { ...status, conditions: [ready, ...conditionsFor(conditions)].map((c) => ({ lastTransitionTime: RENDER_TIME, ...c })) },
-    },
-  ];
-  for (const [name, r] of Object.entries(sortKeys(desired.resources))) {
-    const res = (r.resource ?? {}) as Obj;
-    const m = res.metadata ?? {};
-    out.push({
-      ...res,
-      metadata: {
-        ...m,
-        ...(m.name ? {} : { generateName: `${meta.name}-` }),
-        ...(meta.namespace && !m.namespace ? { namespace: meta.namespace } : {}),
-        annotations: { ...m.annotations, [RESOURCE_NAME]: name },
-        labels: { ...m.labels, "crossplane.io/composite": meta.name },
-        ownerReferences: [{ apiVersion: xr.apiVersion, kind: xr.kind, name: meta.name, uid: meta.uid ?? "", controller: true, blockOwnerDeletion: true }],
-      },
+    const req = RunFunctionRequest.fromPartial({
+      meta: { tag: `render-${step.step}`, capabilities: CAPABILITIES },
+      observed: { composite: { resource: p.xr, connectionDetails: {}, ready: Ready.READY_UNSPECIFIED }, resources: observed },
+      desired,
+      input: step.input,
+      context,
+      credentials: credentialsFor(step, p.store, o),
     });
+    let rsp: RunFunctionResponse;
+    try {
+      rsp = await runStep(call, req, p.store);
+    } catch (e) {
+      if (!(e instanceof NoClusterError)) throw e;
+      notice(`step ${step.step}: ${e.message}; the output shows the XR's status as the cluster last reported it`);
+      // What the step answers when it cannot rotate now: the status it observed, and the XR not ready.
+      const { conditions: _, ...status } = (o.xr.status ?? {}) as Obj;
+      desired = { ...desired, composite: { resource: { ...desired.composite?.resource, status }, connectionDetails: {}, ready: Ready.READY_FALSE } };
+      continue;
+    }
+    said.results.push(...rsp.results.map((result) => ({ step: step.step as string, result })));
+    said.conditions.push(...rsp.conditions);
+    const fatal = rsp.results.find((r) => r.severity === Severity.SEVERITY_FATAL);
+    if (fatal !== undefined) throw new FatalResultError(`pipeline step "${step.step}" returned a fatal result: ${fatal.message}`);
+    desired = rsp.desired ?? { composite: undefined, resources: {} };
+    context = rsp.context ?? {};
   }
-  if (o.includeResults) {
-    for (const r of results) out.push({ apiVersion: "render.crossplane.io/v1beta1", kind: "Result", ...r });
-  }
-  return out;
+  return { ...said, composite: desired.composite, resources: desired.resources };
 }
 
-function conditionsFor(conditions: Obj[]): Obj[] {
-  const status = ["Unspecified", "Unknown", "True", "False"];
-  return conditions.map((c) => ({ type: c.type, status: status[c.status] ?? "Unknown", reason: c.reason, ...(c.message ? { message: c.message } : {}) }));
+export async function render(o: RenderOptions): Promise<Obj[]> {
+  checkComposition(o.xr, o.composition);
+  const xr = observedComposite(o.xr, o.composition.metadata?.name ?? "", o.observed ?? []);
+  const observed = observedByName(xr, o.observed ?? []);
+  const store = new Store([xr, ...(o.observed ?? []), ...(o.required ?? []), ...(o.credentials ?? [])]);
+  const outcome = await runPipeline({ xr, observed, store }, o);
+  let out: Rendered;
+  try {
+    out = reconcile(xr, o.xr, o.composition, observed, outcome);
+  } catch (e) {
+    throw new RenderError(e instanceof Error ? e.message : String(e));
+  }
+  const results = out.results.map((r) => ({ apiVersion: "render.crossplane.io/v1beta1", kind: "Result", ...r }));
+  return [o.includeFullXr ? mergeOver(o.xr, out.xr) : out.xr, ...out.composed, ...(o.includeResults ? results : [])];
 }

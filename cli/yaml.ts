@@ -1,7 +1,9 @@
-// Reading the YAML people hand the CLI: files or folders, every document with its index and line numbers.
+// Reading the YAML people hand the CLI: files or folders, every document with its index and line numbers; and
+// printing documents as crossplane render does.
 import { readdirSync, readFileSync, statSync } from "node:fs";
 import { join } from "node:path";
-import { LineCounter, parseAllDocuments, stringify, type Document } from "yaml";
+import { LineCounter, parseAllDocuments, type Document } from "yaml";
+import { goYaml } from "./go-yaml.ts";
 
 type Obj = Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any -- YAML documents
 
@@ -89,6 +91,7 @@ export function yamlFiles(paths: string[]): string[] {
   return out;
 }
 
+/** Documents as crossplane render prints them: each after a `---` line, in go-yaml's style (cli/go-yaml.ts). */
 export function toYaml(docs: Obj[]): string {
-  return docs.map((d) => `---\n${stringify(d, { lineWidth: 0 })}`).join("");
+  return docs.map((d) => `---\n${goYaml(d)}`).join("");
 }

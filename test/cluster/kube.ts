@@ -144,9 +144,10 @@ export class Kube {
     return this.request("PATCH", path, patch, "application/merge-patch+json");
   }
 
-  async create(obj: Obj): Promise<Obj> {
+  /** A create (POST), as `kubectl create` does: an Update entry in managedFields owning every field it set. */
+  async create(obj: Obj, fieldManager = "kubectl-create"): Promise<Obj> {
     const ref = { apiVersion: obj.apiVersion, kind: obj.kind, namespace: obj.metadata?.namespace };
-    return this.request("POST", await this.path(ref), obj);
+    return this.request("POST", `${await this.path(ref)}?fieldManager=${encodeURIComponent(fieldManager)}`, obj);
   }
 
   async delete(ref: Ref): Promise<void> {
@@ -166,4 +167,14 @@ export class Kube {
     });
     return review.status?.allowed === true;
   }
+}
+
+/** Which data keys of a Secret each field manager owns (from managedFields). */
+export function keyOwners(secret: Obj): Record<string, string[]> {
+  const out: Record<string, string[]> = {};
+  for (const entry of secret.metadata.managedFields ?? []) {
+    const keys = Object.keys(entry.fieldsV1?.["f:data"] ?? {}).filter((k) => k.startsWith("f:")).map((k) => k.slice(2));
+    if (keys.length > 0) out[entry.manager] = keys.sort();
+  }
+  return out;
 }

@@ -6,11 +6,12 @@ import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { readDocs } from "../../cli/yaml.ts";
 import { startAzureFake, type AzureFake } from "../servers/azure/index.ts";
+import { writeKubeconfig } from "../support/kubeconfig.ts";
 import { startPostgres, type TestPostgres } from "../support/postgres.ts";
 import { REPO_ROOT } from "../support/proto-client.ts";
 import { cluster, conditionOf, eventually, optIn, useFunctionServer } from "./context.ts";
 import { CROSSPLANE_NAMESPACE } from "./crossplane.ts";
-import type { Obj } from "./kube.ts";
+import { keyOwners, type Obj } from "./kube.ts";
 import { waitFor } from "./processes.ts";
 import { composedOf, provideAll } from "./provider.ts";
 
@@ -47,7 +48,7 @@ beforeAll(async () => {
     { apiVersion: "v1", kind: "Secret", metadata: { name: "secret-rotation-azure", namespace: CROSSPLANE_NAMESPACE }, stringData: { clientId: azure.clientId, clientSecret: azure.clientSecret, tenantId: azure.tenantId } },
     { fieldManager: "platform" },
   );
-  const kubeconfig = await writeFunctionKubeconfig();
+  const kubeconfig = await writeKubeconfig(join(info.dir, "function-rotation.kubeconfig"), { server: info.server, caPem: info.caPem, token: info.functionToken });
   ({ restore } = await useFunctionServer({ KUBECONFIG: kubeconfig, NODE_EXTRA_CA_CERTS: azure.caFile, HTTPS_PROXY: azure.proxy.url, NO_PROXY: `127.0.0.1,localhost,${PRIVATE_ADDRESS}` }));
 
   // The engineer's Database, and the provider creating the server with the admin password from its Secret.
@@ -88,24 +89,6 @@ afterAll(async () => {
   await azure?.close();
   await pg?.stop();
 });
-
-async function writeFunctionKubeconfig(): Promise<string> {
-  const { writeFile } = await import("node:fs/promises");
-  const file = join(info.dir, "function-rotation.kubeconfig");
-  const ca = Buffer.from(info.caPem).toString("base64");
-  await writeFile(file, JSON.stringify({ apiVersion: "v1", kind: "Config", clusters: [{ name: "real", cluster: { server: info.server, "certificate-authority-data": ca } }], users: [{ name: "fn", user: { token: info.functionToken } }], contexts: [{ name: "fn", context: { cluster: "real", user: "fn" } }], "current-context": "fn" }), { mode: 0o600 });
-  return file;
-}
-
-/** Who owns which data keys of a Secret, by field manager. */
-function keyOwners(secret: Obj): Record<string, string[]> {
-  const out: Record<string, string[]> = {};
-  for (const entry of secret.metadata.managedFields ?? []) {
-    const keys = Object.keys(entry.fieldsV1?.["f:data"] ?? {}).filter((k) => k.startsWith("f:")).map((k) => k.slice(2));
-    if (keys.length > 0) out[entry.manager] = keys.sort();
-  }
-  return out;
-}
 
 describe("SecretRotation of a Database's admin password through real Crossplane", () => {
   it("takes the keys over from Crossplane's composed field manager, rotates through ARM, proves it, promotes it and rolls the consumer", async () => {
