@@ -3,7 +3,7 @@
 import * as grpc from "@grpc/grpc-js";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { HEALTH_SERVICE, loadHealthPackage, serviceConstructor } from "../test/support/proto-client.ts";
-import { decodeCheckRequest, encodeCheckResponse, encodeListResponse, Health } from "./health.ts";
+import { decodeCheckRequest, encodeCheckResponse, encodeListResponse, Health, MAX_WATCHES } from "./health.ts";
 
 const Ctor = serviceConstructor(loadHealthPackage(), HEALTH_SERVICE);
 let server: grpc.Server;
@@ -57,6 +57,25 @@ describe("grpc.health.v1.Health", () => {
     health.endWatches();
     await Promise.all(ended);
     health.setStatus("", "SERVING");
+  });
+
+  it("refuses Watch streams past MAX_WATCHES with RESOURCE_EXHAUSTED, and takes one again once a stream hangs up", async () => {
+    const open = (service: string) => {
+      const call = (client.watch as (r: object) => grpc.ClientReadableStream<{ status?: string }>)({ service });
+      const outcome = new Promise<string>((resolve) => {
+        call.on("data", () => resolve("streaming"));
+        call.on("error", (e: grpc.ServiceError) => resolve(`${grpc.status[e.code]}: ${e.details}`));
+      });
+      return { call, outcome };
+    };
+    const streams = Array.from({ length: MAX_WATCHES }, (_, i) => open(`made-up-${i}`));
+    expect(new Set(await Promise.all(streams.map((s) => s.outcome)))).toEqual(new Set(["streaming"]));
+    expect(await open("one-too-many").outcome).toBe(`RESOURCE_EXHAUSTED: more than ${MAX_WATCHES} health Watch streams are open; use Check`);
+    expect(await check("")).toEqual({ status: expect.any(String) });
+    streams[0]?.call.cancel();
+    await new Promise((r) => setTimeout(r, 100));
+    expect(await open("after-one-left").outcome).toBe("streaming");
+    for (const s of streams) s.call.cancel();
   });
 
   it("List answers every service with its status", async () => {

@@ -76,9 +76,17 @@ interface Watcher {
   end(): void;
 }
 
+/**
+ * Watch streams open at once, across services. The plaintext health port is reachable by anything in the cluster,
+ * and each stream (for any service name a caller makes up) holds memory until it hangs up; the kubelet only ever
+ * calls Check. Past this many, Watch answers RESOURCE_EXHAUSTED.
+ */
+export const MAX_WATCHES = 64;
+
 export class Health {
   private readonly statuses = new Map<string, ServingStatus>();
   private readonly watchers = new Map<string, Set<Watcher>>();
+  private watching = 0;
 
   constructor(initial: Record<string, ServingStatus>) {
     for (const [service, status] of Object.entries(initial)) this.statuses.set(service, status);
@@ -101,6 +109,11 @@ export class Health {
         else cb(null, { status });
       },
       watch: (call: grpc.ServerWritableStream<{ service: string }, { status: ServingStatus }>) => {
+        if (this.watching >= MAX_WATCHES) {
+          call.emit("error", { code: grpc.status.RESOURCE_EXHAUSTED, details: `more than ${MAX_WATCHES} health Watch streams are open; use Check` });
+          return;
+        }
+        this.watching += 1;
         const service = call.request.service;
         let last: ServingStatus | undefined;
         let set = this.watchers.get(service);
@@ -118,7 +131,8 @@ export class Health {
         };
         set.add(watcher);
         const forget = () => {
-          set.delete(watcher);
+          if (!set.delete(watcher)) return;
+          this.watching -= 1;
           if (set.size === 0 && this.watchers.get(service) === set) this.watchers.delete(service);
         };
         call.on("cancelled", forget);

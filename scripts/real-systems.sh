@@ -2,14 +2,14 @@
 # Provides the real systems the cluster test tier runs against, in a cache directory:
 #   <cache>/k8s/<k8s>-linux-amd64/{etcd,kube-apiserver,kube-controller-manager,kubectl}   (envtest's layout)
 #   <cache>/crossplane-core/<core>/crossplane   and its CRDs in <cache>/crossplane-core/<core>/crds/
-#   <cache>/crossplane-cli/<cli>/crossplane
+#   <cache>/crossplane-cli/<cli>/crossplane   (the CLI whose `crossplane render` the tier compares ours with)
 # and prints one `export NAME=path` line per system for the test tier (or use `--print-env`).
 #
 # What is given is reused:
 #   KUBEBUILDER_ASSETS            a directory with etcd, kube-apiserver, kubectl (from `setup-envtest use`);
 #                                 kube-controller-manager is taken from there when present, else built
 #   CROSSPLANE_CORE_BINARY        Crossplane core (`crossplane core start`), with CROSSPLANE_CORE_CRDS (its CRDs)
-#   CROSSPLANE_CLI_BINARY         the crossplane CLI (`crossplane composition render`)
+#   CROSSPLANE_CLI_BINARY         the crossplane CLI (its `crossplane render`)
 # Anything missing is built from its published sources through the Go module proxy. Binaries are never
 # committed; nothing here is source code of those systems, only the versions to build.
 set -euo pipefail
@@ -42,6 +42,12 @@ wrapper() { # dir
   rm -rf "$1" && mkdir -p "$1" && (cd "$1" && go mod init local.invalid/real-systems >/dev/null 2>&1)
 }
 
+# Everything lands under a temporary name first and is renamed into place once whole: an interrupted build or copy
+# never leaves a truncated binary or half a CRD directory that a later run would take as done.
+install_into() { # built-file-or-dir target
+  rm -rf "$2.old" && { [ ! -e "$2" ] || mv "$2" "$2.old"; } && mv "$1" "$2" && rm -rf "$2.old"
+}
+
 k8s_dir="$cache/k8s/$K8S_VERSION-linux-amd64"
 build_kubernetes() { # binaries...
   need_go "kubernetes $*" KUBEBUILDER_ASSETS
@@ -61,14 +67,15 @@ build_kubernetes() { # binaries...
       while read -r m; do go mod edit -replace="$m=$m@v0.${K8S_VERSION#*.}"; done
     go mod edit -godebug=default=go1.26
     local pkgs=(); for b in "$@"; do pkgs+=("k8s.io/kubernetes/cmd/$b"); done
-    go get "${pkgs[@]/%/@v$K8S_VERSION}" >/dev/null 2>&1 || go get "${pkgs[@]}"
+    go get "${pkgs[@]/%/@v$K8S_VERSION}"
     local v=k8s.io/component-base/version c=k8s.io/client-go/pkg/version
     local ld="-s -w" x
     for x in $v $c; do
       ld+=" -X $x.gitVersion=v$K8S_VERSION -X $x.gitMajor=1 -X $x.gitMinor=$minor -X $x.gitTreeState=clean"
     done
-    mkdir -p "$k8s_dir"
-    go build -trimpath -ldflags "$ld" -o "$k8s_dir/" "${pkgs[@]}"
+    mkdir -p "$k8s_dir/.partial"
+    go build -trimpath -ldflags "$ld" -o "$k8s_dir/.partial/" "${pkgs[@]}"
+    for b in "$@"; do install_into "$k8s_dir/.partial/$b" "$k8s_dir/$b"; done
   )
 }
 
@@ -80,8 +87,9 @@ build_etcd() {
   (
     cd "$src"
     go get "go.etcd.io/etcd/server/v3@v$ETCD_VERSION"
-    mkdir -p "$k8s_dir"
-    go build -trimpath -ldflags "-s -w" -o "$k8s_dir/etcd" go.etcd.io/etcd/server/v3
+    mkdir -p "$k8s_dir/.partial"
+    go build -trimpath -ldflags "-s -w" -o "$k8s_dir/.partial/etcd" go.etcd.io/etcd/server/v3
+    install_into "$k8s_dir/.partial/etcd" "$k8s_dir/etcd"
   )
 }
 
@@ -96,11 +104,13 @@ build_crossplane_core() {
     # The release replaces its apis module with ./apis; the published apis module of the same tag is that.
     go mod edit -replace="$m/apis/v2=$m/apis/v2@v$CROSSPLANE_CORE_VERSION"
     go get "$m/v2/cmd/crossplane@v$CROSSPLANE_CORE_VERSION"
-    mkdir -p "$core_dir"
+    mkdir -p "$core_dir/.partial"
     go build -trimpath -ldflags "-s -w -X $stamp=v$CROSSPLANE_CORE_VERSION" \
-      -o "$core_dir/crossplane" "$m/v2/cmd/crossplane"
-    rm -rf "$core_dir/crds" && cp -r "$(go list -m -f '{{.Dir}}' "$m/v2")/cluster/crds" "$core_dir/crds"
-    chmod -R u+w "$core_dir/crds"
+      -o "$core_dir/.partial/crossplane" "$m/v2/cmd/crossplane"
+    rm -rf "$core_dir/.partial/crds" && cp -r "$(go list -m -f '{{.Dir}}' "$m/v2")/cluster/crds" "$core_dir/.partial/crds"
+    chmod -R u+w "$core_dir/.partial/crds"
+    install_into "$core_dir/.partial/crds" "$core_dir/crds"
+    install_into "$core_dir/.partial/crossplane" "$core_dir/crossplane"
   )
 }
 
@@ -115,14 +125,18 @@ build_crossplane_cli() {
   (
     cd "$src"
     go get "$m/cmd/crossplane@v$CROSSPLANE_CLI_VERSION"
-    mkdir -p "$cli_dir"
-    go build -trimpath -ldflags "-s -w -X $stamp=v$CROSSPLANE_CLI_VERSION" -o "$cli_dir/crossplane" "$m/cmd/crossplane"
+    mkdir -p "$cli_dir/.partial"
+    go build -trimpath -ldflags "-s -w -X $stamp=v$CROSSPLANE_CLI_VERSION" -o "$cli_dir/.partial/crossplane" "$m/cmd/crossplane"
+    install_into "$cli_dir/.partial/crossplane" "$cli_dir/crossplane"
   )
 }
 
 # Kubernetes: envtest's assets when given, else the cache, else a build.
-if [ -n "${KUBEBUILDER_ASSETS:-}" ] && [ -x "$KUBEBUILDER_ASSETS/kube-apiserver" ]; then
+if [ -n "${KUBEBUILDER_ASSETS:-}" ]; then
   assets="$KUBEBUILDER_ASSETS"
+  for b in etcd kube-apiserver kubectl; do
+    [ -x "$assets/$b" ] || { echo "real-systems: KUBEBUILDER_ASSETS=$assets has no $b (setup-envtest provides etcd, kube-apiserver and kubectl)" >&2; exit 1; }
+  done
   controller_manager="$assets/kube-controller-manager"
   if [ ! -x "$controller_manager" ]; then
     controller_manager="$k8s_dir/kube-controller-manager"

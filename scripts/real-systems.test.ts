@@ -71,6 +71,12 @@ describe("scripts/real-systems.sh", () => {
     expect(r.stderr).toContain("real-systems: kubernetes kube-controller-manager is missing and Go is not installed to build it; install Go ≥ 1.26 or point KUBEBUILDER_ASSETS at a binary");
   });
 
+  it("names the binary envtest's assets lack", async () => {
+    const partial = executables(join(dir, "envtest-partial"), ["kube-apiserver", "kubectl"]);
+    const r = await script({ KUBEBUILDER_ASSETS: partial, CROSSPLANE_CORE_BINARY: core, CROSSPLANE_CORE_CRDS: crds, CROSSPLANE_CLI_BINARY: cli });
+    expect(r).toEqual({ code: 1, stdout: "", stderr: `real-systems: KUBEBUILDER_ASSETS=${partial} has no etcd (setup-envtest provides etcd, kube-apiserver and kubectl)\n` });
+  });
+
   it("refuses a core binary without its CRDs", async () => {
     const r = await script({ KUBEBUILDER_ASSETS: withControllerManager, CROSSPLANE_CORE_BINARY: core, CROSSPLANE_CLI_BINARY: cli });
     expect(r.code).not.toBe(0);

@@ -9,6 +9,12 @@ export function identityIn(namespace: string): string {
   return `system:serviceaccount:${namespace}:${ROTATION_IDENTITY}`;
 }
 
-export function grantHint(namespace: string): string {
+/** What to grant when Kubernetes refused a call (401/403), from the API server's message. */
+export function grantHint(namespace: string, refusal: string): string {
+  // The function's own ServiceAccount may not impersonate: the install's ClusterRoleBinding is missing or names
+  // another ServiceAccount. Otherwise the namespace has not opted in.
+  if (/cannot impersonate/.test(refusal)) {
+    return `let the function's own ServiceAccount impersonate ServiceAccount ${ROTATION_IDENTITY} (ClusterRole and ClusterRoleBinding function-azure-platform in examples/install/rbac.yaml)`;
+  }
   return `bind ClusterRole ${ROTATION_ROLE} to ServiceAccount ${ROTATION_IDENTITY} in namespace ${namespace} (examples/install/rbac.yaml)`;
 }

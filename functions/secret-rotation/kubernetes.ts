@@ -55,7 +55,7 @@ export function kubernetesPort(kc: KubeConfig, namespace: string): KubernetesPor
       const body = (typeof e.body === "string" ? safeJson(e.body) : e.body) as { message?: string } | undefined;
       const detail = body?.message ?? `HTTP ${e.code}`;
       if (e.code === 409) throw new ConflictError(`${what}: ${detail}`);
-      const hint = e.code === 401 || e.code === 403 ? `; ${grantHint(namespace)}` : "";
+      const hint = e.code === 401 || e.code === 403 ? `; ${grantHint(namespace, detail)}` : "";
       throw new Error(`Kubernetes refused to ${what} in namespace ${namespace} (${e.code}): ${detail}${hint}`);
     }
     // fetch says only "fetch failed"; the cause says why (ECONNREFUSED, a TLS error, a DNS failure).

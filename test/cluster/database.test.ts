@@ -124,11 +124,13 @@ describe("a Database through real Crossplane", () => {
 
   it("a connection Secret deleted by hand is recovered through Crossplane's required-resources loop, with a reset the provider applies", async () => {
     const ref = { apiVersion: "v1", kind: "Secret", namespace: NS, name: "orders-db" };
-    // Let every reconcile in flight finish: one that read the Secret before the delete would apply it again, as it
-    // was, and the lookup below would never be needed.
+    // Paused, and quiet, while the Secret goes: a reconcile that read the Secret before the delete would apply it
+    // again as it was, and the lookup below would never be needed.
+    await admin.mergePatch(XR, { metadata: { annotations: { "crossplane.io/paused": "true" } } });
     await quiet(XR);
     const before = await admin.get(ref);
     await admin.delete(ref);
+    await admin.mergePatch(XR, { metadata: { annotations: { "crossplane.io/paused": null } } });
     const after = await waitFor("the connection Secret recreated", async () => {
       const s = await admin.find(ref);
       return s !== undefined && s.metadata.uid !== before.metadata.uid && s.data?.password !== undefined ? s : undefined;

@@ -1,7 +1,7 @@
 // The Operations, run by core's alpha Operations controllers (--enable-operations): the WatchOperation of
 // examples/operations rolls the consumers of a rotated Secret, and a CronOperation nudges a due SecretRotation.
 import { join } from "node:path";
-import { beforeAll, describe, expect, it } from "vitest";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { readDocs } from "../../cli/yaml.ts";
 import { REPO_ROOT } from "../support/proto-client.ts";
 import { cluster, eventually } from "./context.ts";
@@ -21,6 +21,12 @@ const deployment = (name: string, secret: string) => ({
 beforeAll(async () => {
   await admin.apply({ apiVersion: "v1", kind: "Namespace", metadata: { name: NS } }, { fieldManager: "platform" });
   for (const d of readDocs(join(REPO_ROOT, "examples/operations/rbac.yaml"))) await admin.apply(d as Obj, { fieldManager: "platform" });
+});
+
+// The watch covers every namespace and the cron runs every minute: neither may act on the files that run next.
+afterAll(async () => {
+  await admin.delete({ apiVersion: "ops.crossplane.io/v1alpha1", kind: "WatchOperation", name: "roll-rotated-secret-consumers" });
+  await admin.delete({ apiVersion: "ops.crossplane.io/v1alpha1", kind: "CronOperation", name: "nudge-every-minute" });
 });
 
 describe("Operations through real Crossplane core", () => {

@@ -74,6 +74,16 @@ describe("the function's identity under the real authorizer", () => {
       roll: await refused(inPayments.mergePatch({ apiVersion: "apps/v1", kind: "Deployment", namespace: OTHER, name: "api" }, { spec: { template: { metadata: { annotations: { x: "y" } } } } })),
       ownIdentityRead: await refused(fn.get({ apiVersion: "v1", kind: "Secret", namespace: OPTED_IN, name: "app-db" })),
     }).toEqual({ read: 403, write: 403, roll: 403, ownIdentityRead: 403 });
+    // A ServiceAccount the install did not bind may not impersonate: the refusal names it (the function's hint keys on it).
+    await admin.apply({ apiVersion: "v1", kind: "ServiceAccount", metadata: { name: "unbound", namespace: CROSSPLANE_NAMESPACE } }, { fieldManager: "platform" });
+    const unboundToken = (await admin.request("POST", `/api/v1/namespaces/${CROSSPLANE_NAMESPACE}/serviceaccounts/unbound/token`, { apiVersion: "authentication.k8s.io/v1", kind: "TokenRequest", spec: {} })).status.token as string;
+    const unbound = admin.as(unboundToken).impersonate(identityIn(OPTED_IN));
+    const path = await admin.path({ apiVersion: "v1", kind: "Secret", namespace: OPTED_IN, name: "app-db" });
+    await expect(unbound.request("GET", path)).rejects.toMatchObject({
+      status: 403,
+      // Kubernetes 1.36 words it for constrained impersonation (KEP-5284): the verb is impersonate-on:<kind>:<verb>.
+      body: { message: `secrets "app-db" is forbidden: User "system:serviceaccount:${CROSSPLANE_NAMESPACE}:unbound" cannot impersonate-on:serviceaccount:get resource "secrets" in API group "" in the namespace "${OPTED_IN}"` },
+    });
     const untouched = await admin.get({ apiVersion: "v1", kind: "Secret", namespace: OTHER, name: "app-db" });
     expect(Buffer.from(untouched.data.password, "base64").toString()).toBe("irrelevant");
   });
