@@ -458,14 +458,29 @@ cases.SecretNotObservedWhileServerExistsIsLookedUpFirst = {
     conditions: [cond("DatabaseReady", false, "ConnectionSecretMissing", "looking up connection Secret orders-db"), APPLIED],
   }),
 };
+// A cache miss: the Secret exists, so it keeps its password and stays ready.
 cases.SecretFoundByTheLookupKeepsItsPassword = {
   req: request({ observed: withoutSecret(), required: { "connection-secret": { items: [{ resource: secret({ password: "Observed-Passw0rd" }), connectionDetails: {}, ready: Ready.READY_UNSPECIFIED }] } } }),
   want: response({
-    resources: { ...readyResources(), "connection-secret": composed(secret({ password: "Observed-Passw0rd" }), NOT_READY) },
+    resources: { ...readyResources(), "connection-secret": composed(secret({ password: "Observed-Passw0rd" }), READY) },
     status: FQDN,
     requirements: LOOKUP,
-    conditions: [cond("DatabaseReady", false, "Creating", "waiting for Secret orders-db: not created yet"), APPLIED],
+    conditions: [READY_CONDITION, APPLIED],
   }),
+};
+// A cache miss on a Secret whose keys a SecretRotation took over: they stay the rotation's, even then.
+const rotatedSecret = () => {
+  const s = secret({ password: "Rotated-Passw0rd" }) as { metadata: Json };
+  return { ...s, metadata: { ...s.metadata, annotations: { "rotation.azplatform.io/rotated-by": "orders-pw", "rotation.azplatform.io/owned-keys": "password,uri" } } };
+};
+const withoutRotatedKeys = () => {
+  const s = secret({ password: "Rotated-Passw0rd" }) as { data: Record<string, string> };
+  const { password: _p, uri: _u, ...data } = s.data;
+  return { ...s, data };
+};
+cases.SecretFoundByTheLookupKeepsWhatARotationOwns = {
+  req: request({ observed: withoutSecret(), required: { "connection-secret": { items: [{ resource: rotatedSecret(), connectionDetails: {}, ready: Ready.READY_UNSPECIFIED }] } } }),
+  want: response({ resources: { ...readyResources(), "connection-secret": composed(withoutRotatedKeys(), READY) }, status: FQDN, requirements: LOOKUP, conditions: [READY_CONDITION, APPLIED] }),
 };
 cases.SecretReallyGoneIsResetDeliberately = {
   req: request({ observed: withoutSecret(), required: { "connection-secret": { items: [] } } }),

@@ -202,12 +202,13 @@ export function runDatabase(req: RunFunctionRequest, deps: DatabaseDeps = DEFAUL
     : undefined;
   const lookup = lookupNeeded ? req.requiredResources?.[KEY.secret] : undefined;
   const awaitingLookup = lookupNeeded && lookup === undefined;
+  // The Secret as it is: observed, or else as the lookup found it (a cache miss).
+  const current = secret.exists ? secret : observedFrom(lookup?.items[0]?.resource);
   if (password === undefined && created && !awaitingLookup) {
-    const found = observedFrom(lookup?.items[0]?.resource);
-    password = secretValue(found, "password");
+    password = secretValue(current, "password");
     if (password === undefined) {
       password = deps.newPassword(policy.passwordLength, plan.administratorLogin);
-      const how = secret.exists || found.exists ? "holds no password" : "is gone";
+      const how = current.exists ? "holds no password" : "is gone";
       results.push(
         result("Warning", "AdminPasswordReset", `the connection Secret ${plan.secretName} ${how} while server ${plan.name} exists; a new admin password was generated and the provider sets it on the server`),
       );
@@ -216,9 +217,10 @@ export function runDatabase(req: RunFunctionRequest, deps: DatabaseDeps = DEFAUL
   if (!awaitingLookup) {
     password ??= deps.newPassword(policy.passwordLength, plan.administratorLogin);
     const host = read.str(server.atProvider.fqdn) ?? `${plan.name}.postgres.database.azure.com`;
-    const secretReady = secret.exists && secretValue(secret, "host") !== undefined;
-    // Keys a SecretRotation took over are left to it: re-applying them would write an old value back.
-    const rotated = ownedKeysOf(read.obj(read.obj(secret.resource.metadata).annotations));
+    const secretReady = current.exists && secretValue(current, "host") !== undefined;
+    // Keys a SecretRotation took over are left to it: re-applying them would write an old value back, and would take
+    // their ownership back from the rotation (Crossplane applies with force). Found by the lookup counts too.
+    const rotated = ownedKeysOf(read.obj(read.obj(current.resource.metadata).annotations));
     const full = connectionSecret(plan, { host, username: plan.administratorLogin, password, database: allDatabases[0] ?? "postgres" });
     compose(KEY.secret, `Secret ${plan.secretName}`, { ...full, data: Object.fromEntries(Object.entries(full.data).filter(([k]) => !rotated.includes(k))) }, secretReady);
   }
