@@ -6,8 +6,9 @@ import { pino } from "pino";
 import { startServer, type RunningServer } from "../functions/server.ts";
 import { packageRoot, packageVersion } from "./package-root.ts";
 import { FatalResultError, offlineRoute, render, RenderError, TARGET } from "./render.ts";
+import { compositionShape, credentialShape, functionShape, inFile, observedShape, requiredShape, xrShape, type ShapeCheck } from "./render-inputs.ts";
 import { formatFindings, validate } from "./validate.ts";
-import { InputError, readDocs, toYaml, yamlFiles } from "./yaml.ts";
+import { InputError, readDocs, readDocsWithPositions, toYaml, yamlFiles, type PositionedDoc } from "./yaml.ts";
 
 type Obj = Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any -- YAML documents
 
@@ -71,9 +72,17 @@ function defaultComposition(xr: Obj): Obj {
   return c;
 }
 
-/** Every document of the files named, folders searched for YAML files. */
-function readAll(paths: string[]): Obj[] {
-  return yamlFiles(paths).flatMap((f) => readDocs(f));
+/** A document checked for the shape render relies on: a RenderError names the file, the document and the field. */
+function checked(p: PositionedDoc, check: ShapeCheck): Obj {
+  check(p.value, inFile(p));
+  return p.doc;
+}
+
+/** Every document of the files named, folders searched for YAML files, each checked. */
+function readAll(paths: string[], check: ShapeCheck): Obj[] {
+  return yamlFiles(paths)
+    .flatMap((f) => readDocsWithPositions(f))
+    .map((p) => checked(p, check));
 }
 
 async function cmdRender(argv: string[]): Promise<number> {
@@ -98,15 +107,24 @@ async function cmdRender(argv: string[]): Promise<number> {
     if (i < 1) fail(`--function-annotations ${a}: want KEY=VALUE`);
     annotations[a.slice(0, i)] = a.slice(i + 1);
   }
-  const [xr, ...more] = readDocs(xrFile);
-  if (xr === undefined) throw new InputError(`${xrFile} holds no document`);
+  // Every input is read, and checked, before anything runs.
+  const [xrDoc, ...more] = readDocsWithPositions(xrFile);
+  if (xrDoc === undefined) throw new InputError(`${xrFile} holds no document`);
   if (more.length > 0) throw new InputError(`${xrFile} holds ${more.length + 1} documents; render takes one XR`);
+  const xr = checked(xrDoc, xrShape);
   let composition: Obj;
   if (compositionFile !== undefined) {
-    const [c] = readDocs(compositionFile);
+    // Its first document, as crossplane render reads it.
+    const [c] = readDocsWithPositions(compositionFile);
     if (c === undefined) throw new InputError(`${compositionFile} holds no document`);
-    composition = c;
+    composition = checked(c, compositionShape);
   } else composition = defaultComposition(xr);
+  const inputs = {
+    functions: functionsFile !== undefined ? readAll([functionsFile], functionShape) : [],
+    ...(values["observed-resources"] ? { observed: readAll([values["observed-resources"]], observedShape) } : {}),
+    ...(values["required-resources"] ? { required: readAll(values["required-resources"], requiredShape) } : {}),
+    ...(values["function-credentials"] ? { credentials: readAll([values["function-credentials"]], credentialShape) } : {}),
+  };
   let server: RunningServer | undefined;
   try {
     if (values.serve) {
@@ -118,10 +136,7 @@ async function cmdRender(argv: string[]): Promise<number> {
       ...(server ? { ourTarget: `127.0.0.1:${server.port}` } : {}),
       xr,
       composition,
-      functions: functionsFile !== undefined ? readAll([functionsFile]) : [],
-      ...(values["observed-resources"] ? { observed: readAll([values["observed-resources"]]) } : {}),
-      ...(values["required-resources"] ? { required: readAll(values["required-resources"]) } : {}),
-      ...(values["function-credentials"] ? { credentials: readAll([values["function-credentials"]]) } : {}),
+      ...inputs,
       annotations,
       includeResults: values["include-function-results"] ?? false,
       includeFullXr: values["include-full-xr"] ?? false,

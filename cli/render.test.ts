@@ -6,7 +6,7 @@ import { pino } from "pino";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { startServer, type RunningServer } from "../functions/server.ts";
 import { childName, mergeOver, renderUid } from "./reconciler.ts";
-import { render, RESOURCE_NAME, RUNTIME, TARGET, type RenderOptions } from "./render.ts";
+import { render, RenderError, RESOURCE_NAME, RUNTIME, TARGET, type RenderOptions } from "./render.ts";
 
 type Obj = Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any -- YAML documents
 
@@ -229,6 +229,17 @@ const cases: Record<string, { options: Partial<RenderOptions>; want: Obj[]; noti
     },
     want: [renderedXr([], [responsive, synced, available], { credential: ["clientId"] }), selected],
   },
+  ACredentialWithoutKindIsAV1Secret: {
+    options: {
+      composition: composition(step({ echoCredential: "azure" }, { credentials: [{ name: "azure", source: "Secret", secretRef: { namespace: "crossplane-system", name: "sp" } }] })),
+      credentials: [{ metadata: { name: "sp", namespace: "crossplane-system" }, data: { clientId: "aWQ=", empty: null } }],
+    },
+    want: [renderedXr([], [responsive, synced, available], { credential: ["clientId", "empty"] }), selected],
+  },
+  ACredentialWithoutSecretRefIsNotLoaded: {
+    options: { composition: composition(step({ echoCredential: "azure" }, { credentials: [{ name: "azure", source: "Secret" }] })), credentials: [] },
+    want: [renderedXr([], [responsive, synced, available], { credential: [] }), selected],
+  },
   CredentialsArePlaceholdersWithoutSecrets: {
     options: { composition: composition(step({ echoCredential: "azure" }, { credentials: [{ name: "azure", source: "Secret", secretRef: { namespace: "crossplane-system", name: "sp" } }] })) },
     want: [renderedXr([], [responsive, synced, available], { credential: ["clientId", "clientSecret", "host", "password", "port", "tenantId", "username"] }), selected],
@@ -305,6 +316,34 @@ describe("render", () => {
   it("refuses an observed resource in another namespace", async () => {
     const observed = [configMap({}, { name: "x", namespace: "other", annotations: { [RESOURCE_NAME]: "config" } })];
     await expect(render({ xr, composition: composition(step({})), functions, observed })).rejects.toThrow("observed resource x is not in the same namespace as the XR");
+  });
+
+  it.each([
+    {
+      input: "an observed resource whose ownerReferences is a mapping",
+      options: { observed: [configMap({}, { name: "x", namespace: "team-a", annotations: { [RESOURCE_NAME]: "config" }, ownerReferences: { controller: true } })] },
+      message: "observed[0] (ConfigMap team-a/x): metadata.ownerReferences must be a list",
+    },
+    { input: "a pipeline that is a mapping", options: { composition: { ...composition(), spec: { ...composition().spec, pipeline: { compose: step({}) } } } }, message: "composition (Composition app): spec.pipeline must be a list" },
+    {
+      input: "a step whose credentials are a mapping",
+      options: { composition: composition(step({}, { credentials: { azure: { source: "Secret" } } })) },
+      message: "composition (Composition app): spec.pipeline[0].credentials must be a list",
+    },
+    {
+      input: "a credential whose data is not a string",
+      options: { credentials: [{ apiVersion: "v1", kind: "Secret", metadata: { name: "sp", namespace: "crossplane-system" }, data: { clientId: 5 } }] },
+      message: "credentials[0] (Secret crossplane-system/sp): data.clientId must be a base64 string",
+    },
+    { input: "a required resource that is a list", options: { required: [[configMap({})] as unknown as Obj] }, message: "required[0]: must be a mapping (a Kubernetes object), not a list" },
+    { input: "an XR without metadata", options: { xr: { apiVersion: "example.org/v1", kind: "App" } }, message: "xr (App (no name)): metadata is required" },
+  ])("refuses $input handed to render() directly, naming the option and the field", async ({ options, message }) => {
+    const error = await render({ xr, composition: composition(step({})), functions, ...options }).then(
+      () => undefined,
+      (e: unknown) => e,
+    );
+    expect(error).toBeInstanceOf(RenderError);
+    expect((error as Error).message).toBe(message);
   });
 
   it("refuses a Composition for another kind, naming both", async () => {

@@ -22,9 +22,22 @@ import { runSecretRotation } from "../functions/secret-rotation/fn.ts";
 import { ROTATION_POLICY_KIND } from "../functions/secret-rotation/policy.ts";
 import { route } from "../functions/router.ts";
 import { mergeOver, observedComposite, reconcile, RESOURCE_NAME, type PipelineOutcome, type Rendered } from "./reconciler.ts";
+import {
+  asSecret,
+  compositionShape,
+  credentialShape,
+  functionShape,
+  given,
+  observedShape,
+  RenderError,
+  requiredShape,
+  xrShape,
+  type ShapeCheck,
+} from "./render-inputs.ts";
 import { Store } from "./store.ts";
 
 export { RESOURCE_NAME } from "./reconciler.ts";
+export { RenderError } from "./render-inputs.ts";
 
 type Obj = Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any -- YAML documents
 
@@ -72,9 +85,6 @@ export interface RenderOptions {
 /** Raised when a step returns a Fatal result, as crossplane render does. */
 export class FatalResultError extends Error {}
 
-/** The inputs cannot be rendered (as crossplane render refuses them); the message says why. */
-export class RenderError extends Error {}
-
 class NoClusterError extends Error {}
 
 type Call = (req: RunFunctionRequest) => Promise<RunFunctionResponse>;
@@ -109,7 +119,8 @@ export async function offlineRoute(req: RunFunctionRequest): Promise<RunFunction
 export function placeholderCredentials(step: Obj): RunFunctionRequest["credentials"] {
   const keys = ["clientId", "clientSecret", "tenantId", "host", "port", "username", "password"];
   const data = Object.fromEntries(keys.map((k) => [k, Buffer.from(k === "port" ? "5432" : "placeholder")]));
-  const named = ((step.credentials ?? []) as Obj[]).filter((c) => typeof c.name === "string");
+  const credentials: unknown[] = Array.isArray(step.credentials) ? step.credentials : [];
+  const named = credentials.filter((c): c is Obj => typeof (c as Obj | null)?.name === "string");
   return Object.fromEntries(named.map((c) => [c.name as string, { credentialData: { data } }]));
 }
 
@@ -148,10 +159,22 @@ function observedReady(r: Obj | undefined): boolean {
   return conditions.some((c) => c.type === "Ready" && c.status === "True");
 }
 
+/**
+ * The shapes render relies on, in every document it is given (the CLI has checked each as it read it, naming its
+ * file); a document handed to render() directly is named by its option, as in `observed[1]`.
+ */
+function checkShapes(o: RenderOptions): void {
+  xrShape(o.xr, given("xr", o.xr));
+  compositionShape(o.composition, given("composition", o.composition));
+  const each = (label: string, docs: Obj[] | undefined, check: ShapeCheck) => (docs ?? []).forEach((d, i) => check(d, given(`${label}[${i}]`, d)));
+  each("functions", o.functions, functionShape);
+  each("observed", o.observed, observedShape);
+  each("required", o.required, requiredShape);
+  each("credentials", o.credentials, credentialShape);
+}
+
 function checkComposition(xr: Obj, composition: Obj): void {
-  if (composition.kind !== "Composition") throw new RenderError(`expected a Composition, got ${composition.kind ?? "a document without kind"}`);
-  if (composition.spec?.mode !== undefined && composition.spec.mode !== "Pipeline") throw new RenderError("only Compositions in mode Pipeline can be rendered");
-  const ref = composition.spec?.compositeTypeRef ?? {};
+  const ref = composition.spec.compositeTypeRef;
   if (ref.apiVersion !== xr.apiVersion || ref.kind !== xr.kind) {
     throw new RenderError(`the Composition ${composition.metadata?.name ?? ""} composes ${ref.apiVersion} ${ref.kind}, not ${xr.apiVersion} ${xr.kind}`);
   }
@@ -161,9 +184,8 @@ function checkComposition(xr: Obj, composition: Obj): void {
 function observedByName(xr: Obj, observed: Obj[]): Record<string, Obj> {
   const byName: Record<string, Obj> = {};
   for (const r of observed) {
-    const name = r.metadata?.annotations?.[RESOURCE_NAME];
-    if (!name) throw new RenderError(`observed ${r.kind} ${r.metadata?.name ?? ""} has no ${RESOURCE_NAME} annotation`);
-    const controller = ((r.metadata?.ownerReferences ?? []) as Obj[]).find((o) => o.controller === true);
+    const name = r.metadata.annotations[RESOURCE_NAME] as string;
+    const controller = ((r.metadata.ownerReferences ?? []) as Obj[]).find((o) => o.controller === true);
     if (controller !== undefined && controller.uid !== xr.metadata.uid) {
       throw new RenderError(`observed resource ${r.metadata?.name} has a controller ref but is not controlled by the XR`);
     }
@@ -251,10 +273,11 @@ async function runPipeline(p: Pipeline, o: RenderOptions): Promise<PipelineOutco
 }
 
 export async function render(o: RenderOptions): Promise<Obj[]> {
+  checkShapes(o);
   checkComposition(o.xr, o.composition);
   const xr = observedComposite(o.xr, o.composition.metadata?.name ?? "", o.observed ?? []);
   const observed = observedByName(xr, o.observed ?? []);
-  const store = new Store([xr, ...(o.observed ?? []), ...(o.required ?? []), ...(o.credentials ?? [])]);
+  const store = new Store([xr, ...(o.observed ?? []), ...(o.required ?? []), ...(o.credentials ?? []).map(asSecret)]);
   const outcome = await runPipeline({ xr, observed, store }, o);
   let out: Rendered;
   try {

@@ -37,17 +37,21 @@ export class Store {
     return { items: items.map((o) => Resource.fromPartial({ resource: o })) };
   }
 
-  /** A step's credentials, from the Secrets its `credentials` name, or why one cannot be had. */
+  /**
+   * A step's credentials, from the Secrets its `credentials` name, or why one cannot be had. The step and the Secrets
+   * are of the shapes render checked (cli/render-inputs.ts): a list of credentials; data of base64 strings or null.
+   */
   credentials(step: Obj): RunFunctionRequest["credentials"] | string {
     const out: RunFunctionRequest["credentials"] = {};
     for (const c of (step.credentials ?? []) as Obj[]) {
-      if (c.source !== "Secret") continue;
-      const secret = this.get("v1", "Secret", c.secretRef?.namespace ?? "", c.secretRef?.name ?? "");
+      // As Crossplane: only a Secret source with a secretRef is loaded.
+      if (c.source !== "Secret" || c.secretRef == null) continue;
+      const secret = this.get("v1", "Secret", c.secretRef.namespace, c.secretRef.name);
       if (secret === undefined) {
-        return `cannot get Composition pipeline step "${step.step}" credential "${c.name}" from Secret: Secret "${c.secretRef?.name}" not found`;
+        return `cannot get Composition pipeline step "${step.step}" credential "${c.name}" from Secret: Secret "${c.secretRef.name}" not found`;
       }
-      // A Secret's data only, as Crossplane reads it: stringData is for writing.
-      const data = Object.fromEntries(Object.entries((secret.data ?? {}) as Record<string, string>).map(([k, v]) => [k, Buffer.from(v, "base64")]));
+      // A Secret's data only, as Crossplane reads it: stringData is for writing. A null value is an empty one.
+      const data = Object.fromEntries(Object.entries((secret.data ?? {}) as Record<string, string | null>).map(([k, v]) => [k, Buffer.from(v ?? "", "base64")]));
       out[c.name as string] = { credentialData: { data } };
     }
     return out;

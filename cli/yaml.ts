@@ -26,6 +26,8 @@ export interface PositionedDoc {
   /** Position among the file's `---` sections, counting from 0. */
   index: number;
   doc: Obj;
+  /** The document as parsed: `doc` itself, or the list or scalar that `doc` stands in for as an empty mapping. */
+  value: unknown;
   /** 1-based line of the field at `path` (dotted, with [n] for list items), or of the document's start. */
   lineOf(path: string): number;
 }
@@ -50,12 +52,10 @@ export function readDocsWithPositions(file: string): PositionedDoc[] {
     }
     const v = d.toJS() as unknown;
     if (v === null || v === undefined) return;
-    // A list or a scalar (a JSON patch, say) is no Kubernetes object: kept as an empty mapping, which callers skip.
-    if (typeof v !== "object" || Array.isArray(v)) {
-      out.push({ file, index, doc: {}, lineOf: () => 1 });
-      return;
-    }
-    out.push({ file, index, doc: v as Obj, lineOf: (path) => lineOf(d, lines, path) });
+    // A list or a scalar (a JSON patch, say) is no Kubernetes object: kept as an empty mapping, which callers skip
+    // (or refuse, from its value).
+    const doc = typeof v !== "object" || Array.isArray(v) ? {} : (v as Obj);
+    out.push({ file, index, doc, value: v, lineOf: (path) => lineOf(d, lines, path) });
   });
   return out;
 }
