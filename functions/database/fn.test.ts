@@ -286,10 +286,15 @@ const readyResources = (w: Partial<ServerWant> = {}) => ({
 
 // ---- the table --------------------------------------------------------------------------------------------
 
+// While the connection Secret is not observed, the function looks it up by name first; Crossplane calls again with
+// the answer. These are the second calls: no Secret of that name exists yet.
+const LOOKUP = { extraResources: {}, schemas: {}, resources: { "connection-secret": { apiVersion: "v1", kind: "Secret", matchName: "orders-db", namespace: "team-payments" } } };
+const NOT_FOUND = { "connection-secret": { items: [] } };
+
 const cases: Record<string, { req: RunFunctionRequest; want: RunFunctionResponse }> = {
   NewDatabaseComposesServerDatabaseParameterAndSecret: {
-    req: request({}),
-    want: response({ resources: fresh(), conditions: [cond("DatabaseReady", false, "Creating", WAITING_ALL), APPLIED] }),
+    req: request({ required: NOT_FOUND, }),
+    want: response({ requirements: LOOKUP,  resources: fresh(), conditions: [cond("DatabaseReady", false, "Creating", WAITING_ALL), APPLIED] }),
   },
   ReadyWhenEverythingIsReadyAndPasswordComesFromObservedSecret: {
     req: request({ observed: everythingReady() }),
@@ -315,8 +320,8 @@ const cases: Record<string, { req: RunFunctionRequest; want: RunFunctionResponse
     }),
   },
   DatabasesDefaultToNameAndListIsHonoured: {
-    req: request({ xr: db({ databases: ["orders", "orders_audit"], connectionSecretName: "orders-db" }) }),
-    want: response({
+    req: request({ required: NOT_FOUND,  xr: db({ databases: ["orders", "orders_audit"], connectionSecretName: "orders-db" }) }),
+    want: response({ requirements: LOOKUP, 
       resources: fresh({ "database-orders_audit": composed(database("orders_audit"), NOT_READY) }),
       conditions: [
         cond(
@@ -330,8 +335,8 @@ const cases: Record<string, { req: RunFunctionRequest; want: RunFunctionResponse
     }),
   },
   HighAvailabilityOnAllowedSizeWithZoneInInitProviderOnly: {
-    req: request({ xr: db({ highAvailability: true, size: "large" }), input: policy({ zone: "2", maintenanceWindow: { dayOfWeek: 0, startHour: 2, startMinute: 30 } }) }),
-    want: response({
+    req: request({ required: NOT_FOUND,  xr: db({ highAvailability: true, size: "large" }), input: policy({ zone: "2", maintenanceWindow: { dayOfWeek: 0, startHour: 2, startMinute: 30 } }) }),
+    want: response({ requirements: LOOKUP, 
       resources: fresh({
         server: composed(server({ ha: "ZoneRedundant", zone: "2", sku: "GP_Standard_D4ds_v5", storageMb: 262144, tier: "P15", window: { dayOfWeek: 0, startHour: 2, startMinute: 30 } }), NOT_READY),
       }),
@@ -340,8 +345,8 @@ const cases: Record<string, { req: RunFunctionRequest; want: RunFunctionResponse
     }),
   },
   TagFromLabelAndProtectedFromDeletion: {
-    req: request({ xr: db({}, { labels: { "azplatform.io/cost-center": "cc-4711" } }), input: policy({ protectFromDeletion: true }) }),
-    want: response({
+    req: request({ required: NOT_FOUND,  xr: db({}, { labels: { "azplatform.io/cost-center": "cc-4711" } }), input: policy({ protectFromDeletion: true }) }),
+    want: response({ requirements: LOOKUP, 
       resources: {
         server: composed(server({ tags: { ...SERVER.tags, "cost-center": "cc-4711" }, policies: ["Observe", "Create", "Update"] }), NOT_READY),
         "database-orders": composed(database("orders", ["Observe", "Create", "Update"]), NOT_READY),
@@ -446,7 +451,6 @@ cases.RemovedDatabaseDroppedWhenPolicyAllowsDeletion = {
 // The server exists but the Secret is not observed: look it up by name before anything else (a cache miss must
 // never cost the password), keep what is found, and reset deliberately only what is really gone.
 const withoutSecret = () => (({ "connection-secret": _, ...rest }) => rest)(everythingReady());
-const LOOKUP = { extraResources: {}, schemas: {}, resources: { "connection-secret": { apiVersion: "v1", kind: "Secret", matchName: "orders-db", namespace: "team-payments" } } };
 const RESET = (how: string) =>
   warning(`the connection Secret orders-db ${how} while server pg-payments-orders-prod-edfe87 exists; a new admin password was generated and the provider sets it on the server`, "AdminPasswordReset");
 cases.SecretNotObservedWhileServerExistsIsLookedUpFirst = {
@@ -458,9 +462,15 @@ cases.SecretNotObservedWhileServerExistsIsLookedUpFirst = {
     conditions: [cond("DatabaseReady", false, "ConnectionSecretMissing", "looking up connection Secret orders-db"), APPLIED],
   }),
 };
+/** What Crossplane sets on every object it composes for this XR: a controller reference to it. */
+const controlledByXr = (o: Json): Json => ({
+  ...o,
+  metadata: { ...(o.metadata as Json), ownerReferences: [{ apiVersion: "azplatform.io/v1alpha1", kind: "Database", name: "orders", uid: "", controller: true, blockOwnerDeletion: true }] },
+});
+const found = (o: Json) => ({ "connection-secret": { items: [{ resource: o, connectionDetails: {}, ready: Ready.READY_UNSPECIFIED }] } });
 // A cache miss: the Secret exists, so it keeps its password and stays ready.
 cases.SecretFoundByTheLookupKeepsItsPassword = {
-  req: request({ observed: withoutSecret(), required: { "connection-secret": { items: [{ resource: secret({ password: "Observed-Passw0rd" }), connectionDetails: {}, ready: Ready.READY_UNSPECIFIED }] } } }),
+  req: request({ observed: withoutSecret(), required: found(controlledByXr(secret({ password: "Observed-Passw0rd" }))) }),
   want: response({
     resources: { ...readyResources(), "connection-secret": composed(secret({ password: "Observed-Passw0rd" }), READY) },
     status: FQDN,
@@ -479,7 +489,7 @@ const withoutRotatedKeys = () => {
   return { ...s, data };
 };
 cases.SecretFoundByTheLookupKeepsWhatARotationOwns = {
-  req: request({ observed: withoutSecret(), required: { "connection-secret": { items: [{ resource: rotatedSecret(), connectionDetails: {}, ready: Ready.READY_UNSPECIFIED }] } } }),
+  req: request({ observed: withoutSecret(), required: found(controlledByXr(rotatedSecret())) }),
   want: response({ resources: { ...readyResources(), "connection-secret": composed(withoutRotatedKeys(), READY) }, status: FQDN, requirements: LOOKUP, conditions: [READY_CONDITION, APPLIED] }),
 };
 cases.SecretReallyGoneIsResetDeliberately = {
@@ -511,6 +521,27 @@ cases.SecretWithoutPasswordIsResetDeliberately = {
   }),
 };
 
+// Crossplane adopts an object that has no controller: a Secret someone made under the name would be overwritten.
+const TAKEN =
+  "spec.connectionSecretName: Secret orders-db already exists in namespace team-payments and does not belong to this Database; Crossplane would take it over and overwrite its keys. Choose another name, or delete that Secret if it is unused";
+const fatalFor = (req: RunFunctionRequest): RunFunctionResponse => ({
+  meta: { tag: "t-1", ttl: { seconds: 60, nanos: 0 } },
+  desired: req.desired,
+  results: [fatal("ConnectionSecretTaken", TAKEN)],
+  conditions: [],
+  requirements: undefined,
+  context: undefined,
+});
+for (const [name, req] of Object.entries({
+  ASecretMadeByHandUnderTheNameIsRefused: request({ required: found({ apiVersion: "v1", kind: "Secret", metadata: { name: "orders-db", namespace: "team-payments" }, data: { password: "bm90LW91cnM=" } }) }),
+  ASecretOfAnotherDatabaseIsRefused: request({
+    xr: db({}, { uid: "uid-orders" }),
+    required: found({ ...(controlledByXr(secret()) as Json), metadata: { name: "orders-db", namespace: "team-payments", ownerReferences: [{ apiVersion: "azplatform.io/v1alpha1", kind: "Database", name: "orders", uid: "uid-of-an-older-orders", controller: true }] } }),
+  }),
+})) {
+  cases[name] = { req, want: fatalFor(req) };
+}
+
 const RENAME_SECRET = 'spec.connectionSecretName: the connection Secret is "orders-db", not "orders-conn"; Crossplane cannot rename a composed resource, so it stays';
 cases.ConnectionSecretRenameRefused = {
   req: request({ xr: db({ connectionSecretName: "orders-conn" }), observed: everythingReady() }),
@@ -519,11 +550,11 @@ cases.ConnectionSecretRenameRefused = {
 
 // The managed resource exists but Azure never created the server (e.g. the name was taken): anything may change.
 cases.ChangesBeforeTheServerExistsInAzureAreApplied = {
-  req: request({
+  req: request({ required: NOT_FOUND, 
     input: policy({ location: "northeurope", naming: { serverName: "psql-{name}-{hash}" } }),
     observed: { server: withStatus(server(), [{ type: "Synced", status: "False", reason: "ReconcileError", message: "name not available" }]) },
   }),
-  want: response({
+  want: response({ requirements: LOOKUP, 
     resources: fresh({
       server: composed(server({ name: "psql-orders-edfe87", location: "northeurope" }), NOT_READY),
       "connection-secret": composed(secret({ host: "psql-orders-edfe87.postgres.database.azure.com" }), NOT_READY),
@@ -585,13 +616,13 @@ cases.KeysTakenOverByASecretRotationAreNotApplied = {
 };
 
 cases.EarlierPipelineStepsAreKept = {
-  req: request({
+  req: request({ required: NOT_FOUND, 
     desired: {
       composite: { resource: { status: { owner: "step-1" } }, connectionDetails: {}, ready: Ready.READY_UNSPECIFIED },
       resources: { other: { resource: { apiVersion: "v1", kind: "ConfigMap" }, connectionDetails: {}, ready: Ready.READY_TRUE } },
     },
   }),
-  want: response({
+  want: response({ requirements: LOOKUP, 
     resources: { other: { resource: { apiVersion: "v1", kind: "ConfigMap" }, connectionDetails: {}, ready: Ready.READY_TRUE }, ...fresh() },
     status: { owner: "step-1" },
     conditions: [cond("DatabaseReady", false, "Creating", WAITING_ALL), APPLIED],

@@ -189,21 +189,30 @@ export function runDatabase(req: RunFunctionRequest, deps: DatabaseDeps = DEFAUL
     compose(key, `FlexibleServerConfiguration ${param}`, flexibleServerConfiguration(plan, param, value), isReady(observed(req, key)));
   }
 
-  // The admin password is generated once and re-emitted from the observed Secret on every later call. When the
-  // server exists in Azure but no Secret is observed, the Secret is first looked up by name (Crossplane's cache can
-  // miss an object for a moment, and a Secret left out of desired state would be deleted). Only when it is really
-  // gone, or holds no password, is a new one generated: the provider then sets it on the server. That is a reset,
-  // and it is reported as one. Crossplane calls again until a response repeats the previous one's requirements,
-  // so the lookup is asked for on every call that still needs it, including the one that gets its answer.
+  // The admin password is generated once and re-emitted from the observed Secret on every later call. Whenever the
+  // Secret is not among the observed resources, it is first looked up by name:
+  // - Crossplane's cache can miss an object for a moment, and a Secret left out of desired state would be deleted;
+  // - a Secret someone else made under that name would be adopted by Crossplane (it takes any object with no
+  //   controller) and its keys overwritten: that is refused.
+  // Only when the Secret is really gone, or holds no password, is a new one generated; once the server exists the
+  // provider then sets it on the server, which is a reset, reported as one. Crossplane calls again until a response
+  // repeats the previous one's requirements, so the lookup is asked for on every call that still needs it.
   let password = secretValue(secret, "password");
-  const lookupNeeded = password === undefined && created && !secret.exists;
+  const lookupNeeded = !secret.exists;
   const requirements: RunFunctionResponse["requirements"] = lookupNeeded
     ? { extraResources: {}, schemas: {}, resources: { [KEY.secret]: { apiVersion: "v1", kind: "Secret", matchName: plan.secretName, namespace: plan.namespace } } }
     : undefined;
   const lookup = lookupNeeded ? req.requiredResources?.[KEY.secret] : undefined;
   const awaitingLookup = lookupNeeded && lookup === undefined;
-  // The Secret as it is: observed, or else as the lookup found it (a cache miss).
+  // The Secret as it is: observed, or else as the lookup found it.
   const current = secret.exists ? secret : observedFrom(lookup?.items[0]?.resource);
+  if (!secret.exists && current.exists && !controlledBy(current, xr.metadata)) {
+    return fatalResponse(
+      req,
+      "ConnectionSecretTaken",
+      `spec.connectionSecretName: Secret ${plan.secretName} already exists in namespace ${plan.namespace} and does not belong to this Database; Crossplane would take it over and overwrite its keys. Choose another name, or delete that Secret if it is unused`,
+    );
+  }
   if (password === undefined && created && !awaitingLookup) {
     password = secretValue(current, "password");
     if (password === undefined) {
@@ -260,6 +269,12 @@ export function runDatabase(req: RunFunctionRequest, deps: DatabaseDeps = DEFAUL
     requirements,
     context: req.context,
   };
+}
+
+/** Whether this XR controls the object (Crossplane's controller reference); the uid decides when the XR has one. */
+function controlledBy(o: Observed, xr: { name: string; uid?: string }): boolean {
+  const refs = Array.isArray(read.obj(o.resource.metadata).ownerReferences) ? (read.obj(o.resource.metadata).ownerReferences as unknown[]) : [];
+  return refs.map(read.obj).some((r) => r.controller === true && r.kind === "Database" && r.name === xr.name && (xr.uid === undefined || r.uid === xr.uid));
 }
 
 function describeWait(o: Observed): string {

@@ -28,7 +28,8 @@ function desiredFor(xr: Obj): Record<string, Obj> {
     input: policy,
     extraResources: {},
     credentials: {},
-    requiredResources: {},
+    // The second call of core's requirements loop: no Secret of the connection Secret's name exists yet.
+    requiredResources: { "connection-secret": { items: [] } },
     requiredSchemas: {},
   };
   const res = runDatabase(req, { newPassword: () => "unused-in-comparison" });

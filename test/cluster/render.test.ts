@@ -13,6 +13,7 @@ import { join } from "node:path";
 import { promisify } from "node:util";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { parse, stringify } from "yaml";
+import { renderUid } from "../../cli/reconciler.ts";
 import { REPO_ROOT } from "../support/proto-client.ts";
 import { passwordGenerated, recorded, renderedDocs, unreadyInNameOrder, type RenderedDoc } from "../support/render-output.ts";
 import { startServer, stopAllServers, type RunningServer } from "../support/server-process.ts";
@@ -52,8 +53,13 @@ async function writeInputs(): Promise<void> {
   const observed = (await readFile(join(REPO_ROOT, "examples/database/observed.yaml"), "utf8")).split(/^---$/m);
   const isSecret = (d: string) => /^kind: Secret$/m.test(d);
   await writeFile(file("observed-without-secret.yaml"), observed.filter((d) => !isSecret(d)).join("---"));
-  // The same Secret, not composed by this XR: what a lookup by name finds.
-  await writeFile(file("required-secret.yaml"), observed.filter(isSecret).join("").replace(/\n {4}crossplane\.io\/composition-resource-name: connection-secret/, ""));
+  // The same Secret, missing from the observed resources (a cache miss): what a lookup by name finds. Crossplane
+  // composed it, so it carries the XR's controller reference (the uid crossplane render gives the example XR).
+  const secretDoc = parse(observed.filter(isSecret).join("")) as Obj;
+  delete secretDoc.metadata.annotations["crossplane.io/composition-resource-name"];
+  const xr = await example("examples/database/xr.yaml");
+  secretDoc.metadata.ownerReferences = [{ apiVersion: xr.apiVersion, kind: xr.kind, name: xr.metadata.name, uid: renderUid(xr), controller: true, blockOwnerDeletion: true }];
+  await writeFile(file("required-secret.yaml"), stringify(secretDoc));
   await writeFile(file("xr-invalid.yaml"), (await readFile(join(REPO_ROOT, "examples/database/xr.yaml"), "utf8")).replace("size: medium", "size: huge"));
 }
 

@@ -27,8 +27,9 @@ const [xr] = readDocs("examples/database/xr.yaml") as JsonObject[];
 const [composition] = readDocs("compositions/database-postgres.yaml") as JsonObject[];
 const input = ((composition?.spec as JsonObject).pipeline as JsonObject[])[0]?.input as JsonObject;
 
+/** A new Database, as Crossplane's second call has it: the function looked its connection Secret up; none exists. */
 function request(over: Partial<PlainRequest> = {}): PlainRequest {
-  return { meta: { tag: "e2e" }, observed: { composite: { resource: xr as JsonObject } }, input, ...over };
+  return { meta: { tag: "e2e" }, observed: { composite: { resource: xr as JsonObject } }, input, requiredResources: { "connection-secret": {} }, ...over };
 }
 
 const fatal = (reason: string, message: string): PlainResponse => ({
@@ -146,6 +147,8 @@ describe("function server with mutual TLS", () => {
         },
         { type: "ChangesApplied", status: "STATUS_CONDITION_TRUE", reason: "Applied", message: "the Database spec and the DBA policy are applied", target: "TARGET_COMPOSITE" },
       ],
+      // The same lookup again, as long as the Secret is not observed: that is what ends Crossplane's loop.
+      requirements: { resources: { "connection-secret": { apiVersion: "v1", kind: "Secret", matchName: "orders-db", namespace: "team-payments" } } },
     });
     expect(server.logs().join("\n")).not.toContain(password);
   });

@@ -117,7 +117,8 @@ describe("the image the Dockerfile builds", () => {
     const [composition] = readDocs(join(repoRoot, "compositions/database-postgres.yaml")) as JsonObject[];
     const input = ((composition?.spec as JsonObject).pipeline as JsonObject[])[0]?.input as JsonObject;
     const client = connect(server.address);
-    const rsp = await client.runFunction({ meta: { tag: "image" }, observed: { composite: { resource: xr as JsonObject } }, input });
+    // Crossplane's second call: the connection Secret was looked up and does not exist.
+    const rsp = await client.runFunction({ meta: { tag: "image" }, observed: { composite: { resource: xr as JsonObject } }, input, requiredResources: { "connection-secret": {} } });
     client.close();
     expect(rsp.results ?? []).toEqual([]);
     expect(Object.keys(rsp.desired?.resources ?? {}).sort()).toEqual(["connection-secret", "database-orders", "database-orders_audit", "parameter-log_min_duration_statement", "parameter-require_secure_transport", "server"]);
