@@ -7,6 +7,7 @@ import { mkdir, readFile, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { execFile } from "node:child_process";
 import { promisify } from "node:util";
+import { writeKubeconfig } from "../support/kubeconfig.ts";
 import { freePort } from "../support/server-process.ts";
 import { Kube } from "./kube.ts";
 import { type Proc, startProcess, waitFor } from "./processes.ts";
@@ -106,23 +107,7 @@ export async function startControlPlane(systems: RealSystems, dir: string): Prom
     const admin = new Kube(server, caPem, adminToken);
     await waitFor("kube-apiserver /readyz", async () => ((await admin.request("GET", "/readyz")) ? true : undefined), 120_000, [apiserver]);
 
-    const kubeconfigFor = async (name: string, token: string) => {
-      const file = join(dir, `${name}.kubeconfig`);
-      const ca = Buffer.from(caPem).toString("base64");
-      await writeFile(
-        file,
-        JSON.stringify({
-          apiVersion: "v1",
-          kind: "Config",
-          clusters: [{ name: "real", cluster: { server, "certificate-authority-data": ca } }],
-          users: [{ name, user: { token } }],
-          contexts: [{ name, context: { cluster: "real", user: name } }],
-          "current-context": name,
-        }),
-        { mode: 0o600 },
-      );
-      return file;
-    };
+    const kubeconfigFor = (name: string, token: string) => writeKubeconfig(join(dir, `${name}.kubeconfig`), { server, caPem, token });
     const kubeconfig = await kubeconfigFor("admin", adminToken);
 
     const kcm = startProcess("kube-controller-manager", systems.controllerManager, [

@@ -16,6 +16,8 @@ export interface ClusterInfo {
   adminToken: string;
   /** The function's ServiceAccount token (bound by examples/install/rbac.yaml only). */
   functionToken: string;
+  /** A kubeconfig file with that token, for another instance of the function server. */
+  functionKubeconfig: string;
   functionAddress: string;
   /** The PKI core trusts: a function server with this server certificate is one core can call. */
   pki: { ca: string; server: string; serverKey: string; client: string; clientKey: string };

@@ -17,7 +17,6 @@ import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import { FIELD_MANAGER } from "../../functions/secret-rotation/kubernetes.ts";
 import { identityIn } from "../../functions/secret-rotation/identity.ts";
 import { startAzureFake, trustCaInThisProcess, type AzureFake } from "../servers/azure/index.ts";
-import { writeKubeconfig } from "../support/kubeconfig.ts";
 import { startPostgres, type TestPostgres } from "../support/postgres.ts";
 import { connect, type JsonObject, type PlainRequest, type PlainResponse, type RunFunctionClient } from "../support/proto-client.ts";
 import { startServer, stopAllServers, type RunningServer } from "../support/server-process.ts";
@@ -126,7 +125,7 @@ beforeAll(async () => {
   await create(deployment(OTHER, "api", { envFrom: [{ secretRef: { name: "orders-app-db" } }] }));
   otherBefore = await otherNamespace();
 
-  const kubeconfig = await writeKubeconfig(join(info.dir, "function-rotation-protocol.kubeconfig"), { server: info.server, caPem: info.caPem, token: info.functionToken });
+  const kubeconfig = info.functionKubeconfig;
   env = { KUBECONFIG: kubeconfig, NODE_EXTRA_CA_CERTS: azure.caFile, HTTPS_PROXY: azure.proxy.url, NO_PROXY: "127.0.0.1,localhost", METRICS_ADDRESS: "off" };
   fn = await startServer({ insecure: true, env, readyTimeoutMs: 60_000 });
   client = connect(fn.address);

@@ -6,7 +6,6 @@ import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { readDocs } from "../../cli/yaml.ts";
 import { startAzureFake, type AzureFake } from "../servers/azure/index.ts";
-import { writeKubeconfig } from "../support/kubeconfig.ts";
 import { startPostgres, type TestPostgres } from "../support/postgres.ts";
 import { REPO_ROOT } from "../support/proto-client.ts";
 import { cluster, conditionOf, eventually, optIn, useFunctionServer } from "./context.ts";
@@ -49,7 +48,7 @@ beforeAll(async () => {
     { apiVersion: "v1", kind: "Secret", metadata: { name: "secret-rotation-azure", namespace: CROSSPLANE_NAMESPACE }, stringData: { clientId: azure.clientId, clientSecret: azure.clientSecret, tenantId: azure.tenantId } },
     { fieldManager: "platform" },
   );
-  const kubeconfig = await writeKubeconfig(join(info.dir, "function-rotation.kubeconfig"), { server: info.server, caPem: info.caPem, token: info.functionToken });
+  const kubeconfig = info.functionKubeconfig;
   ({ restore } = await useFunctionServer({ KUBECONFIG: kubeconfig, NODE_EXTRA_CA_CERTS: azure.caFile, HTTPS_PROXY: azure.proxy.url, NO_PROXY: `127.0.0.1,localhost,${PRIVATE_ADDRESS}` }));
 
   // The engineer's Database, and the provider creating the server with the admin password from its Secret.

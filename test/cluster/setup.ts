@@ -76,6 +76,7 @@ export default async function setup(project: TestProject): Promise<() => Promise
       caPem: cp.caPem,
       adminToken: admin.token,
       functionToken: token,
+      functionKubeconfig,
       functionAddress: fn.address,
       pki: { ca: pki.ca.certPem, server: pki.server.certPem, serverKey: pki.server.keyPem, client: pki.client.certPem, clientKey: pki.client.keyPem },
       kubectl: join(systems.assets, "kubectl"),
