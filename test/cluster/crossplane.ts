@@ -41,6 +41,11 @@ export async function startCrossplane(cp: ControlPlane, systems: RealSystems, pk
       `--cache-dir=${join(cp.dir, "xpkg-cache")}`,
       // Poll often: no provider runs, and tests change composed resources' status as one would.
       "--poll-interval=5s",
+      // Core counts every change of an XR's composed resources against the XR's circuit breaker (100 events,
+      // refilled at 1/s; internal/circuit) and, once open, drops its watch events for 5 minutes. The tests play
+      // the provider and write an XR's ~20 managed resources within seconds, where Azure spreads them over
+      // minutes: with the default burst the breaker opened during a test and the next change waited a minute.
+      "--circuit-breaker-burst=1000",
       // Operations (WatchOperation, CronOperation) are alpha.
       "--enable-operations",
       "--debug",
