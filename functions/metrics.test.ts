@@ -26,8 +26,7 @@ const rotationPolicy = {
   apiVersion: "fn.azplatform.io/v1alpha1",
   kind: "SecretRotationPolicy",
   subscriptionId: "00000000-0000-0000-0000-000000000001",
-  allowedVaults: ["kv-payments"],
-  allowedServers: [],
+  tenants: [{ namespaces: ["team-payments"], keyVaults: ["kv-payments"] }],
   allowedRoles: ["*_app"],
   credentials: { azure: "azure" },
 };

@@ -91,6 +91,7 @@ function xrd(): Schema {
     spec,
     status: {
       serverName: { type: "string", description: "Azure name of the Flexible Server." },
+      resourceGroupName: { type: "string", description: "Resource group of the Flexible Server." },
       fqdn: { type: "string", description: "Host name apps connect to (private DNS)." },
       connectionSecretName: { type: "string", description: "Secret with the connection details." },
       version: { type: "string", description: "PostgreSQL major version the server runs or is moving to." },

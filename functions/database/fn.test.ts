@@ -220,7 +220,7 @@ function response(o: {
     meta: { tag: "t-1", ttl: { seconds: 60, nanos: 0 } },
     desired: {
       composite: {
-        resource: { status: { ...o.status, serverName: "pg-payments-orders-prod-edfe87", connectionSecretName: "orders-db", version: "16", storageGB: 128, ...o.status } },
+        resource: { status: { ...o.status, serverName: "pg-payments-orders-prod-edfe87", resourceGroupName: "rg-data-prod", connectionSecretName: "orders-db", version: "16", storageGB: 128, ...o.status } },
         connectionDetails: {},
         ready: Ready.READY_UNSPECIFIED,
       },

@@ -244,6 +244,7 @@ export function runDatabase(req: RunFunctionRequest, deps: DatabaseDeps = DEFAUL
   const status = {
     ...read.obj(priorComposite.status),
     serverName: plan.name,
+    resourceGroupName: plan.resourceGroupName,
     ...(fqdn !== undefined ? { fqdn } : {}),
     connectionSecretName: plan.secretName,
     version: plan.version,

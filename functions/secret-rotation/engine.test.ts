@@ -48,7 +48,12 @@ const generate = () => `new-Pass${++counter}!`;
 function run(w: World, o: { strategy?: "single" | "alternating"; clock?: Partial<Clock>; stepTimeoutMs?: number } = {}): Promise<Outcome> {
   return runRotation({
     name: "orders-db-password",
+    namespace: "team-payments",
     spec: spec(o.strategy),
+    targets: {
+      role: { name: "orders_app", strategy: o.strategy ?? "single", admin: { kind: "secret", secretName: "orders-admin" } },
+      vault: { vaultName: "kv-payments", secretName: "orders-db-password" },
+    },
     clock: { now: NOW, schedule: { every: 30 * 86_400_000 }, trigger: undefined, ...o.clock },
     ports: memoryPorts(w),
     postgresAdmin: undefined,

@@ -6,11 +6,15 @@ import { MANAGED_LABELS } from "../shared/rotation-contract.ts";
 import { advanced, begun, failed, nextStep, pendingUserFor, promoted, rolled, type Clock } from "./protocol.ts";
 import { AuthenticationError, ConflictError, type OwnerRef, type PostgresConnection, type Ports, type SecretView } from "./ports.ts";
 import { A, STATE_LABEL, emptyState, fromSecret, stateSecretName, toSecret, type RotationState } from "./state.ts";
+import type { Targets } from "./targets.ts";
 import type { RotationSpec } from "./xr.ts";
 
 export interface EngineInput {
   name: string;
+  namespace: string;
   spec: RotationSpec;
+  /** What the spec reaches, resolved within the namespace (targets.ts). */
+  targets: Targets;
   clock: Clock;
   ports: Ports;
   /** From the step's credentials, when the policy names one; otherwise postgresRole.adminSecretRef is read. */
@@ -81,17 +85,17 @@ export async function runRotation(input: EngineInput): Promise<Outcome> {
       switch (step.kind) {
         case "Begin": {
           // Reach Key Vault before anything changes: a wrong credential or vault fails here, with nothing to undo.
-          const kv = spec.targets.keyVault;
+          const kv = input.targets.vault;
           if (kv !== undefined) await deadline(`reaching Key Vault ${kv.vaultName}`, ports.keyVault.latestTags(kv.vaultName, kv.secretName));
           const app = await adopt(input);
-          const role = spec.targets.postgresRole;
+          const role = input.targets.role;
           // What apps read now is the truth about the current value, whatever the state remembers.
           const current = app?.data[spec.secretRef.key] ?? state.current;
           const currentUser = role?.strategy === "alternating" ? (app?.data.username ?? state.currentUser) : state.currentUser;
           const pendingUser = pendingUserFor(role?.name, role?.strategy ?? "single", currentUser);
           const pending = input.generate([pendingUser, currentUser, app?.data.username].filter((u): u is string => u !== undefined));
           // The value is durable (and marked pending) before any target changes.
-          next = begun({ ...state, current, currentUser, ownedKeys: ownedKeys(spec, app) }, step.rotationId, pending, pendingUser);
+          next = begun({ ...state, current, currentUser, ownedKeys: ownedKeys(spec, input.targets, app) }, step.rotationId, pending, pendingUser);
           break;
         }
         case "Set":
@@ -136,12 +140,12 @@ export async function runRotation(input: EngineInput): Promise<Outcome> {
 }
 
 /** The app Secret's keys the rotation owns: the key, keys whose value embeds it (a URI), and the username when alternating. */
-function ownedKeys(spec: RotationSpec, app: SecretView | undefined): string[] {
+function ownedKeys(spec: RotationSpec, targets: Targets, app: SecretView | undefined): string[] {
   const key = spec.secretRef.key;
   const value = app?.data[key];
   const derived =
     value === undefined ? [] : Object.entries(app?.data ?? {}).filter(([k, v]) => k !== key && (v.includes(value) || v.includes(encodeURIComponent(value)))).map(([k]) => k);
-  const alternating = spec.targets.postgresRole?.strategy === "alternating" ? ["username"] : [];
+  const alternating = targets.role?.strategy === "alternating" ? ["username"] : [];
   return [...new Set([key, ...derived, ...alternating])].sort();
 }
 
@@ -159,7 +163,7 @@ async function adopt(input: EngineInput): Promise<SecretView | undefined> {
   if (by !== undefined && by !== name) {
     throw new Error(`Secret ${spec.secretRef.name} is already rotated by SecretRotation ${by}; a Secret can have only one rotation`);
   }
-  const keys = ownedKeys(spec, app);
+  const keys = ownedKeys(spec, input.targets, app);
   const contested = () => keys.flatMap((k) => (app.otherOwners[k] ?? []).map((m) => `${m} (data.${k})`));
   if (by === name && contested().length === 0) return app;
   const data = Object.fromEntries(keys.filter((k) => app.data[k] !== undefined).map((k) => [k, app.data[k] ?? ""]));
@@ -179,8 +183,9 @@ async function adopt(input: EngineInput): Promise<SecretView | undefined> {
 
 async function adminConnection(input: EngineInput): Promise<PostgresConnection> {
   if (input.postgresAdmin !== undefined) return input.postgresAdmin;
-  const role = input.spec.targets.postgresRole;
-  return connectionFrom(input, role?.adminSecretRef?.name ?? input.spec.secretRef.name);
+  const admin = input.targets.role?.admin;
+  if (admin?.kind !== "secret") throw new Error("the policy's shared PostgreSQL admin (credentials.postgresAdmin) is not in the step's credentials");
+  return connectionFrom(input, admin.secretName);
 }
 
 async function connectionFrom(input: EngineInput, secretName: string): Promise<PostgresConnection> {
@@ -199,10 +204,10 @@ async function connectionFrom(input: EngineInput, secretName: string): Promise<P
 }
 
 async function setTargets(input: EngineInput, s: RotationState): Promise<void> {
-  const { targets } = input.spec;
+  const { targets } = input;
   const pending = s.pending ?? "";
-  if (targets.postgresRole !== undefined) {
-    const role = targets.postgresRole;
+  if (targets.role !== undefined) {
+    const role = targets.role;
     const admin = await adminConnection(input);
     const user = s.pendingUser ?? role.name;
     const memberOf = user === role.name ? undefined : role.name;
@@ -214,22 +219,21 @@ async function setTargets(input: EngineInput, s: RotationState): Promise<void> {
       await input.ports.postgres.setPassword({ ...admin, password: pending }, user, pending, s.version + 1, memberOf);
     }
   }
-  if (targets.flexibleServerAdmin !== undefined) {
-    const t = targets.flexibleServerAdmin;
+  if (targets.server !== undefined) {
+    const t = targets.server;
     await input.ports.flexibleServer.setAdminPassword(t.resourceGroupName, t.serverName, pending);
   }
 }
 
 async function testTargets(input: EngineInput, s: RotationState): Promise<void> {
-  const { targets } = input.spec;
+  const { targets } = input;
   const pending = s.pending ?? "";
-  if (targets.postgresRole !== undefined) {
+  if (targets.role !== undefined) {
     const admin = await adminConnection(input);
-    await input.ports.postgres.testLogin({ ...admin, user: s.pendingUser ?? targets.postgresRole.name, password: pending });
+    await input.ports.postgres.testLogin({ ...admin, user: s.pendingUser ?? targets.role.name, password: pending });
   }
-  if (targets.flexibleServerAdmin !== undefined) {
-    const ref = targets.flexibleServerAdmin.connectionSecretRef?.name ?? input.spec.secretRef.name;
-    const conn = await connectionFrom(input, ref);
+  if (targets.server !== undefined) {
+    const conn = await connectionFrom(input, targets.server.connectionSecretName);
     await input.ports.postgres.testLogin({ ...conn, password: pending });
   }
 }
@@ -240,7 +244,7 @@ async function promote(input: EngineInput, s: RotationState): Promise<void> {
   const pending = s.pending ?? "";
   const app = await k8s.getSecret(spec.secretRef.name);
   const data: Record<string, string> = { [spec.secretRef.key]: pending };
-  if (spec.targets.postgresRole?.strategy === "alternating" && s.pendingUser !== undefined) data.username = s.pendingUser;
+  if (input.targets.role?.strategy === "alternating" && s.pendingUser !== undefined) data.username = s.pendingUser;
   for (const k of s.ownedKeys) {
     const v = app?.data[k];
     if (k === spec.secretRef.key || k === "username" || v === undefined) continue;
@@ -248,7 +252,7 @@ async function promote(input: EngineInput, s: RotationState): Promise<void> {
   }
   // Key Vault first: if it fails, apps have not switched yet; if the Secret then fails, the retry finds the
   // version already tagged with this rotation and does not write a second one.
-  const kv = spec.targets.keyVault;
+  const kv = input.targets.vault;
   if (kv !== undefined) {
     const tags = { "rotation-id": s.rotationId ?? "", "rotation-version": String(s.version + 1), "managed-by": "azplatform.io" };
     const latest = await input.ports.keyVault.latestTags(kv.vaultName, kv.secretName);

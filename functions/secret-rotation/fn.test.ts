@@ -12,19 +12,18 @@ function policy(over: Json = {}): Json {
     apiVersion: "fn.azplatform.io/v1alpha1",
     kind: "SecretRotationPolicy",
     subscriptionId: "00000000-0000-0000-0000-000000000001",
-    allowedVaults: ["kv-payments"],
-    allowedServers: [{ resourceGroupName: "rg-data-prod", serverName: "pg-payments-*" }],
+    tenants: [{ namespaces: ["team-payments"], keyVaults: ["kv-{namespace}", "kv-payments"], roles: ["orders_*"] }],
     allowedRoles: ["*_app"],
     credentials: { azure: "azure" },
     ...over,
   };
 }
 
-function xr(spec: Json = {}, o: { annotations?: Json; status?: Json } = {}): Json {
+function xr(spec: Json = {}, o: { annotations?: Json; status?: Json; namespace?: string } = {}): Json {
   return {
     apiVersion: "azplatform.io/v1alpha1",
     kind: "SecretRotation",
-    metadata: { name: "orders-pw", namespace: "team-payments", annotations: o.annotations ?? {} },
+    metadata: { name: "orders-pw", namespace: o.namespace ?? "team-payments", annotations: o.annotations ?? {} },
     spec: {
       team: "payments",
       secretRef: { name: "orders-db", key: "password" },
@@ -38,7 +37,7 @@ function xr(spec: Json = {}, o: { annotations?: Json; status?: Json } = {}): Jso
 
 const AZURE = { credentialData: { data: { clientId: Buffer.from("c"), clientSecret: Buffer.from("s"), tenantId: Buffer.from("t") } } };
 
-function request(o: { xr?: Json; input?: Json; credentials?: RunFunctionRequest["credentials"] } = {}): RunFunctionRequest {
+function request(o: { xr?: Json; input?: Json; credentials?: RunFunctionRequest["credentials"]; required?: RunFunctionRequest["requiredResources"] } = {}): RunFunctionRequest {
   return {
     meta: { tag: "r-1", capabilities: [] },
     observed: { composite: { resource: o.xr ?? xr(), connectionDetails: {}, ready: Ready.READY_UNSPECIFIED }, resources: {} },
@@ -46,7 +45,7 @@ function request(o: { xr?: Json; input?: Json; credentials?: RunFunctionRequest[
     input: o.input ?? policy(),
     extraResources: {},
     credentials: o.credentials ?? { azure: AZURE },
-    requiredResources: {},
+    requiredResources: o.required ?? {},
     requiredSchemas: {},
   };
 }
@@ -215,15 +214,20 @@ describe("SecretRotation RunFunction", () => {
       message: "the SecretRotation is invalid: spec.rotateEvery: set exactly one of rotateEvery or schedule",
     },
     RefusesNoTargets: { req: request({ xr: xr({ targets: {} }) }), reason: "InvalidSpec", message: "the SecretRotation is invalid: spec.targets: set at least one of postgresRole, flexibleServerAdmin, keyVault" },
-    RefusesVaultOutsidePolicy: {
+    RefusesVaultNotGrantedToTheNamespace: {
       req: request({ xr: xr({ targets: { keyVault: { vaultName: "kv-finance", secretName: "x" } } }) }),
       reason: "TargetNotAllowed",
-      message: 'spec.targets.keyVault.vaultName "kv-finance" is not allowed by the policy; allowed: kv-payments',
+      message: 'spec.targets.keyVault.vaultName "kv-finance" is not granted to namespace team-payments by the policy; granted: kv-team-payments, kv-payments',
     },
-    RefusesServerOutsidePolicy: {
-      req: request({ xr: xr({ targets: { flexibleServerAdmin: { serverName: "pg-finance-ledger", resourceGroupName: "rg-data-prod" } } }) }),
-      reason: "TargetNotAllowed",
-      message: "spec.targets.flexibleServerAdmin rg-data-prod/pg-finance-ledger is not allowed by the policy; allowed: rg-data-prod/pg-payments-*",
+    RefusesAdminPasswordLongerThanAzureAccepts: {
+      req: request({ xr: xr({ generator: { length: 200 }, targets: { flexibleServerAdmin: { databaseRef: { name: "orders" } } } }), input: policy({ length: { min: 24, max: 256, default: 32 } }) }),
+      reason: "InvalidSpec",
+      message: "spec.generator.length 200 is longer than the 128 characters Azure accepts for an administrator password",
+    },
+    RefusesTwoAdminSourcesForOneRole: {
+      req: request({ xr: xr({ targets: { postgresRole: { name: "orders_app", databaseRef: { name: "orders" }, adminSecretRef: { name: "orders-admin" } } } }) }),
+      reason: "InvalidSpec",
+      message: "the SecretRotation is invalid: spec.targets.postgresRole: set databaseRef or adminSecretRef, not both",
     },
     RefusesRoleOutsidePolicy: {
       req: request({ xr: xr({ targets: { postgresRole: { name: "pgadmin" } } }) }),
@@ -259,19 +263,19 @@ describe("SecretRotation RunFunction", () => {
       message: "the policy names no Azure credential (credentials.azure or credentials.azureWorkloadIdentity), which Key Vault and Flexible Server targets need",
     },
     RefusesMissingPostgresAdminCredential: {
-      req: request({ input: policy({ credentials: { postgresAdmin: "pg-admin" } }) }),
+      req: request({ xr: xr({ targets: { postgresRole: { name: "orders_app" } } }), input: policy({ credentials: { postgresAdmin: "pg-admin" } }) }),
       reason: "MissingCredentials",
       message: 'the pipeline step has no credential "pg-admin" (policy credentials.postgresAdmin); add it to the step\'s credentials',
     },
     RefusesServerTargetWithoutSubscription: {
-      req: request({ xr: xr({ targets: { flexibleServerAdmin: { serverName: "pg-payments-orders", resourceGroupName: "rg-data-prod" } } }), input: policy({ subscriptionId: undefined }) }),
+      req: request({ xr: xr({ targets: { flexibleServerAdmin: { databaseRef: { name: "orders" } } } }), input: policy({ subscriptionId: undefined }) }),
       reason: "InvalidPolicy",
       message: "the policy sets no subscriptionId, which spec.targets.flexibleServerAdmin needs",
     },
     RefusesInvalidPolicyField: {
-      req: request({ input: policy({ allowedVaults: "kv-payments" }) }),
+      req: request({ input: policy({ tenants: "kv-payments" }) }),
       reason: "InvalidPolicy",
-      message: "the Composition's SecretRotationPolicy input is invalid: allowedVaults: Invalid input: expected array, received string",
+      message: "the Composition's SecretRotationPolicy input is invalid: tenants: Invalid input: expected array, received string",
     },
     RefusesSecretRefWithoutKey: {
       req: request({ xr: xr({ secretRef: { name: "orders-db" } }) }),
@@ -293,4 +297,105 @@ describe("SecretRotation RunFunction", () => {
       expect(seen).toEqual([]);
     });
   }
+});
+
+describe("the tenant boundary: a SecretRotation reaches only what its namespace owns", () => {
+  const DATABASE_LOOKUP = (ns: string) => ({
+    extraResources: {},
+    schemas: {},
+    resources: { "database-orders": { apiVersion: "azplatform.io/v1alpha1", kind: "Database", matchName: "orders", namespace: ns } },
+  });
+  const database = (ns: string, status: Json = { serverName: "pg-payments-orders-prod-edfe87", resourceGroupName: "rg-data-prod", connectionSecretName: "orders-db" }) => ({
+    "database-orders": {
+      items: [{ resource: { apiVersion: "azplatform.io/v1alpha1", kind: "Database", metadata: { name: "orders", namespace: ns }, spec: { connectionSecretName: "orders-db" }, status }, connectionDetails: {}, ready: Ready.READY_UNSPECIFIED }],
+    },
+  });
+  const adminOf = (database: string) => ({ flexibleServerAdmin: { databaseRef: { name: database } } });
+  const roleOn = (database: string) => ({ postgresRole: { name: "orders_app", databaseRef: { name: database } } });
+
+  // Each would have reached team-payments' server, vault or role from team-marketing.
+  const hostile: Record<string, { targets: Json; required?: RunFunctionRequest["requiredResources"]; reason: string; message: string }> = {
+    KeyVaultOfAnotherTeam: {
+      targets: { keyVault: { vaultName: "kv-payments", secretName: "orders-db-admin-password" } },
+      reason: "TargetNotAllowed",
+      message: 'spec.targets.keyVault.vaultName "kv-payments" is not granted to namespace team-marketing by the policy; granted: none',
+    },
+    ServerAdminOfADatabaseNotInTheNamespace: {
+      targets: adminOf("orders"),
+      required: { "database-orders": { items: [] } },
+      reason: "TargetNotFound",
+      message: 'spec.targets.flexibleServerAdmin.databaseRef: Database "orders" does not exist in namespace team-marketing; a SecretRotation reaches only the Databases of its own namespace',
+    },
+    ServerAdminOfADatabaseFromAnotherNamespace: {
+      targets: adminOf("orders"),
+      required: database("team-payments"),
+      reason: "TargetNotFound",
+      message: 'spec.targets.flexibleServerAdmin.databaseRef: Database "orders" does not exist in namespace team-marketing; a SecretRotation reaches only the Databases of its own namespace',
+    },
+    RoleOnADatabaseNotInTheNamespace: {
+      targets: roleOn("orders"),
+      required: { "database-orders": { items: [] } },
+      reason: "TargetNotFound",
+      message: 'spec.targets.postgresRole.databaseRef: Database "orders" does not exist in namespace team-marketing; a SecretRotation reaches only the Databases of its own namespace',
+    },
+    RoleThroughTheSharedAdminNotGranted: {
+      targets: { postgresRole: { name: "orders_app" } },
+      reason: "TargetNotAllowed",
+      message: 'spec.targets.postgresRole.name "orders_app" is not granted to namespace team-marketing on the policy\'s shared admin; granted: none',
+    },
+  };
+  const sharedAdmin = policy({ credentials: { azure: "azure", postgresAdmin: "pg-admin" } });
+  for (const [name, t] of Object.entries(hostile)) {
+    it(`refuses, touching nothing: ${name}`, async () => {
+      const seen: ConnectArgs[] = [];
+      const w = world();
+      const req = request({ xr: xr({ team: "payments", targets: t.targets }, { namespace: "team-marketing" }), input: sharedAdmin, ...(t.required ? { required: t.required } : {}) });
+      const rsp = await runSecretRotation(req, deps(w, seen));
+      expect(rsp.results).toEqual([{ severity: Severity.SEVERITY_FATAL, reason: t.reason, message: t.message, target: Target.TARGET_COMPOSITE }]);
+      expect(rsp.desired).toEqual({ composite: undefined, resources: {} });
+      expect(seen).toEqual([]);
+      expect(w.calls).toEqual([]);
+    });
+  }
+
+  it("asks Crossplane for the Database in its own namespace first, touching nothing, then sets the admin password of that Database's server", async () => {
+    const w = world();
+    const seen: ConnectArgs[] = [];
+    const spec = { targets: adminOf("orders") };
+    const first = await runSecretRotation(request({ xr: xr(spec) }), deps(w, seen));
+    expect(first.requirements).toEqual(DATABASE_LOOKUP("team-payments"));
+    expect(first.results).toEqual([]);
+    expect(seen).toEqual([]);
+
+    // The Database's connection Secret holds its server's admin: the login that proves the new password.
+    const connection = w.secrets.get("orders-db");
+    if (connection) connection.data = { ...connection.data, username: "pgadmin", password: "admin-Pass1!" };
+    const second = await runSecretRotation(request({ xr: xr(spec), required: database("team-payments") }), deps(w, seen));
+    expect(second.requirements).toEqual(DATABASE_LOOKUP("team-payments"));
+    expect(second.results.map((r) => r.reason)).toEqual(["Rotated"]);
+    const password = w.secrets.get("orders-db")?.data.password;
+    expect(w.adminPasswords).toEqual(new Map([["rg-data-prod/pg-payments-orders-prod-edfe87", password]]));
+  });
+
+  it("waits, touching nothing, while the Database has no server yet", async () => {
+    const seen: ConnectArgs[] = [];
+    const message = "waiting for Database orders to report its server (status.serverName, status.resourceGroupName, status.connectionSecretName)";
+    const rsp = await runSecretRotation(request({ xr: xr({ targets: adminOf("orders") }), required: database("team-payments", {}) }), deps(world(), seen));
+    expect(rsp).toEqual({
+      ...response({ phase: "Waiting" }, { ttl: 30, ready: false, results: [res(Severity.SEVERITY_NORMAL, "Waiting", message)], conditions: [cond(false, "Waiting", message)] }),
+      requirements: DATABASE_LOOKUP("team-payments"),
+    });
+    expect(seen).toEqual([]);
+  });
+
+  it("changes a role on the Database's server with the admin from the Database's own connection Secret", async () => {
+    const w = world();
+    const connection = w.secrets.get("orders-db");
+    if (connection) connection.data = { host: "db", port: "5432", database: "orders", username: "pgadmin", password: "admin-Pass1!" };
+    w.secrets.set("orders-app-db", { data: { username: "orders_app", password: "old-Pass1!" }, annotations: {}, labels: {}, resourceVersion: w.rv++, owners: {} });
+    const rsp = await runSecretRotation(request({ xr: xr({ secretRef: { name: "orders-app-db", key: "password" }, targets: roleOn("orders") }), required: database("team-payments") }), deps(w));
+    expect(rsp.results.map((r) => r.reason)).toEqual(["Rotated"]);
+    expect(w.roles.get("orders_app")?.password).toBe(w.secrets.get("orders-app-db")?.data.password);
+    expect(w.roles.get("pgadmin")?.password).toBe("admin-Pass1!");
+  });
 });

@@ -6,9 +6,10 @@ import { condition, fatalResponse, result } from "../shared/results.ts";
 import { cachedSafeParse } from "../shared/input-cache.ts";
 import { describeIssues } from "../shared/zod-errors.ts";
 import { runRotation, type Outcome } from "./engine.ts";
-import { globMatch, RotationPolicy } from "./policy.ts";
+import { RotationPolicy } from "./policy.ts";
 import type { PostgresConnection, Ports } from "./ports.ts";
 import { cronTimes, formatDuration, parseDuration, shortestInterval, type Schedule } from "./schedule.ts";
+import { databaseRequirements, resolveTargets } from "./targets.ts";
 import { ROTATE_NOW_ANNOTATION, RotationXR } from "./xr.ts";
 
 const parseRotationPolicy = cachedSafeParse(RotationPolicy);
@@ -33,6 +34,8 @@ export interface RotationDeps {
 }
 
 const RETRY_WHILE_WAITING_S = 30;
+/** Azure refuses a longer administrator password. */
+const AZURE_ADMIN_PASSWORD_MAX = 128;
 const MIN_TTL_S = 1;
 const MAX_TTL_S = 24 * 3600;
 
@@ -82,33 +85,30 @@ export async function runSecretRotation(req: RunFunctionRequest, deps: RotationD
     return fatalResponse(req, "ScheduleTooFast", `${field} rotates every ${formatDuration(interval)}; the policy allows at most one rotation every ${policy.fastestSchedule}`);
   }
 
-  // What the XR may touch.
-  const { targets } = spec;
+  // What the XR may reach: refused or looked up before anything is touched.
+  const { targets: wanted } = spec;
   const length = spec.generator.length ?? policy.length.default;
   if (length < policy.length.min || length > policy.length.max) {
     return fatalResponse(req, "InvalidSpec", `spec.generator.length ${length} is outside the policy's ${policy.length.min} to ${policy.length.max}`);
   }
-  if (targets.keyVault !== undefined && !policy.allowedVaults.some((v) => globMatch(v, targets.keyVault?.vaultName ?? ""))) {
-    return fatalResponse(req, "TargetNotAllowed", `spec.targets.keyVault.vaultName "${targets.keyVault.vaultName}" is not allowed by the policy; allowed: ${policy.allowedVaults.join(", ") || "none"}`);
+  if (wanted.flexibleServerAdmin !== undefined && length > AZURE_ADMIN_PASSWORD_MAX) {
+    return fatalResponse(req, "InvalidSpec", `spec.generator.length ${length} is longer than the ${AZURE_ADMIN_PASSWORD_MAX} characters Azure accepts for an administrator password`);
   }
-  const fsa = targets.flexibleServerAdmin;
-  if (fsa !== undefined) {
-    if (!policy.allowedServers.some((s) => globMatch(s.resourceGroupName, fsa.resourceGroupName) && globMatch(s.serverName, fsa.serverName))) {
-      const allowed = policy.allowedServers.map((s) => `${s.resourceGroupName}/${s.serverName}`).join(", ") || "none";
-      return fatalResponse(req, "TargetNotAllowed", `spec.targets.flexibleServerAdmin ${fsa.resourceGroupName}/${fsa.serverName} is not allowed by the policy; allowed: ${allowed}`);
-    }
-    if (policy.subscriptionId === undefined) return fatalResponse(req, "InvalidPolicy", "the policy sets no subscriptionId, which spec.targets.flexibleServerAdmin needs");
+  const requirements = lookups(databaseRequirements(spec, xr.metadata.namespace));
+  const resolution = resolveTargets(spec, xr.metadata.namespace, policy, req.requiredResources ?? {});
+  if (resolution.kind === "Refused") return fatalResponse(req, resolution.reason, resolution.message);
+  // Crossplane calls again until a response repeats the previous one's requirements: every answer asks for them.
+  const answer = (r: RunFunctionResponse): RunFunctionResponse => (requirements === undefined ? r : { ...r, requirements });
+  if (resolution.kind === "Lookup") return answer(respond(req, { ...xr.status }, RETRY_WHILE_WAITING_S, [], [], false));
+  if (resolution.kind === "Waiting") {
+    const waiting = [condition("RotationSucceeded", false, "Waiting", resolution.message)];
+    return answer(respond(req, { ...xr.status, phase: "Waiting" }, RETRY_WHILE_WAITING_S, waiting, [result("Normal", "Waiting", resolution.message)], false));
   }
-  const role = targets.postgresRole;
-  if (role !== undefined) {
-    if (/^(azure_|pg_)/.test(role.name) || !policy.allowedRoles.some((r) => globMatch(r, role.name))) {
-      return fatalResponse(req, "TargetNotAllowed", `spec.targets.postgresRole.name "${role.name}" is not allowed by the policy; allowed: ${policy.allowedRoles.join(", ")} (never azure_* or pg_*)`);
-    }
-  }
+  const { targets } = resolution;
 
   // Credentials named by the policy must be in the step's credentials.
   let azure: AzureCredential | undefined;
-  if (fsa !== undefined || targets.keyVault !== undefined) {
+  if (targets.server !== undefined || targets.vault !== undefined) {
     if (policy.credentials.azureWorkloadIdentity) azure = { kind: "workloadIdentity" };
     else if (policy.credentials.azure === undefined) {
       return fatalResponse(req, "MissingCredentials", "the policy names no Azure credential (credentials.azure or credentials.azureWorkloadIdentity), which Key Vault and Flexible Server targets need");
@@ -119,7 +119,7 @@ export async function runSecretRotation(req: RunFunctionRequest, deps: RotationD
     }
   }
   let postgresAdmin: PostgresConnection | undefined;
-  if (role !== undefined && policy.credentials.postgresAdmin !== undefined) {
+  if (targets.role?.admin.kind === "shared" && policy.credentials.postgresAdmin !== undefined) {
     const d = stepCredential(req.credentials, policy.credentials.postgresAdmin, "postgresAdmin", ["host", "username", "password"]);
     if (typeof d === "string") return fatalResponse(req, "MissingCredentials", d);
     postgresAdmin = { host: d.host ?? "", port: Number(d.port ?? 5432), database: d.database || "postgres", user: d.username ?? "", password: d.password ?? "", sslmode: d.sslmode || "require" };
@@ -134,10 +134,10 @@ export async function runSecretRotation(req: RunFunctionRequest, deps: RotationD
   const cheap = st.phase === "Idle" && st.nextRotationAt !== undefined && now < new Date(st.nextRotationAt) && st.schedule === scheduleText && noNewTrigger;
   // A failed rotation waiting for its retry time is just as cheap: nothing can happen before then.
   if (st.phase === "Failed" && st.retryAt !== undefined && now < new Date(st.retryAt) && st.schedule === scheduleText && noNewTrigger) {
-    return respond(req, { ...st }, ttlUntil(new Date(st.retryAt), now), [condition("RotationSucceeded", false, "RotationFailed", st.lastError ?? `retrying at ${st.retryAt}`)], [], false);
+    return answer(respond(req, { ...st }, ttlUntil(new Date(st.retryAt), now), [condition("RotationSucceeded", false, "RotationFailed", st.lastError ?? `retrying at ${st.retryAt}`)], [], false));
   }
   if (cheap) {
-    return respond(req, { ...st, schedule: scheduleText }, ttlUntil(new Date(st.nextRotationAt ?? 0), now), idleConditions(st.currentVersion ?? 0, st.lastRotatedAt, st.nextRotationAt ?? ""), [], true);
+    return answer(respond(req, { ...st, schedule: scheduleText }, ttlUntil(new Date(st.nextRotationAt ?? 0), now), idleConditions(st.currentVersion ?? 0, st.lastRotatedAt, st.nextRotationAt ?? ""), [], true));
   }
 
   // Outside the try: a failure to build the ports is not the state being unavailable (and the CLI's offline
@@ -147,7 +147,9 @@ export async function runSecretRotation(req: RunFunctionRequest, deps: RotationD
   try {
     outcome = await runRotation({
       name: xr.metadata.name,
+      namespace: xr.metadata.namespace,
       spec,
+      targets,
       clock: { now, schedule, trigger },
       ports,
       postgresAdmin,
@@ -160,9 +162,13 @@ export async function runSecretRotation(req: RunFunctionRequest, deps: RotationD
     // is kept in the state before any target changes, so nothing is lost, and a promotion whose record failed is
     // simply repeated.
     const message = `cannot rotate now: ${e instanceof Error ? e.message : String(e)}; the rotation resumes from its last saved step, retrying in ${RETRY_WHILE_WAITING_S} s`;
-    return respond(req, { ...st }, RETRY_WHILE_WAITING_S, [condition("RotationSucceeded", false, "StateUnavailable", message)], [result("Warning", "StateUnavailable", message)], false);
+    return answer(respond(req, { ...st }, RETRY_WHILE_WAITING_S, [condition("RotationSucceeded", false, "StateUnavailable", message)], [result("Warning", "StateUnavailable", message)], false));
   }
-  return fromOutcome(req, outcome, scheduleText, now);
+  return answer(fromOutcome(req, outcome, scheduleText, now));
+}
+
+function lookups(resources: ReturnType<typeof databaseRequirements>): RunFunctionResponse["requirements"] {
+  return Object.keys(resources).length === 0 ? undefined : { extraResources: {}, schemas: {}, resources };
 }
 
 function fromOutcome(req: RunFunctionRequest, o: Outcome, scheduleText: string, now: Date): RunFunctionResponse {

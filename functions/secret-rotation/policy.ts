@@ -26,16 +26,26 @@ export const RotationPolicy = z
       .string()
       .regex(/^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$/, "must be a subscription id (GUID)")
       .optional()
-      .describe("Subscription of the Flexible Servers that flexibleServerAdmin targets."),
-    allowedVaults: z.array(z.string().min(1)).default([]).describe("Key Vault names (globs with *) SecretRotations may write to."),
-    allowedServers: z
-      .array(z.strictObject({ resourceGroupName: z.string().min(1), serverName: z.string().min(1) }))
+      .describe("Subscription of the Databases' Flexible Servers, whose admin password flexibleServerAdmin sets."),
+    tenants: z
+      .array(
+        z.strictObject({
+          namespaces: z.array(z.string().min(1)).min(1).describe("Namespaces (globs with *) this grant is for."),
+          keyVaults: z.array(z.string().min(1)).default([]).describe("Key Vault names (globs with *; {namespace} is the SecretRotation's namespace) its SecretRotations may write to."),
+          roles: z
+            .array(z.string().min(1))
+            .default([])
+            .describe("PostgreSQL roles (globs with *; {namespace} allowed) its SecretRotations may change through the shared admin of credentials.postgresAdmin."),
+        }),
+      )
       .default([])
-      .describe("Flexible Servers (globs with *) whose admin password SecretRotations may set."),
+      .describe(
+        "What each namespace may reach beyond its own Databases. A SecretRotation reaches a Flexible Server only through a Database of its own namespace; Key Vaults and the shared admin's roles only through a grant here. spec.team is never looked at.",
+      ),
     allowedRoles: z
       .array(z.string().min(1))
       .default(["*"])
-      .describe("PostgreSQL roles (globs with *) SecretRotations may change. Roles starting with azure_ or pg_ are always refused."),
+      .describe("PostgreSQL roles (globs with *) SecretRotations may change, whatever admin they use. Roles starting with azure_ or pg_ are always refused."),
     length: z
       .strictObject({ min: z.number().int().min(8).default(24), max: z.number().int().max(256).default(128), default: z.number().int().default(32) })
       .default({ min: 24, max: 128, default: 32 })
@@ -52,7 +62,9 @@ export const RotationPolicy = z
           .string()
           .min(1)
           .optional()
-          .describe("Name of the step credential with host, port, username, password, database and sslmode for ALTER ROLE; without it, postgresRole.adminSecretRef is used."),
+          .describe(
+            "Name of the step credential with host, port, username, password and database of a shared server's admin, for postgresRole targets that name neither databaseRef nor adminSecretRef; only the roles tenants grants a namespace.",
+          ),
       })
       .default({ azureWorkloadIdentity: false }),
     cloud: z
@@ -66,3 +78,10 @@ export const RotationPolicy = z
   });
 
 export type RotationPolicy = z.infer<typeof RotationPolicy>;
+
+/** The grants of a namespace: the tenants entries whose namespaces match it, with {namespace} filled in. */
+export function grantsFor(policy: RotationPolicy, namespace: string): { keyVaults: string[]; roles: string[] } {
+  const fill = (patterns: string[]) => patterns.map((p) => p.split("{namespace}").join(namespace));
+  const mine = policy.tenants.filter((t) => t.namespaces.some((n) => globMatch(n, namespace)));
+  return { keyVaults: mine.flatMap((t) => fill(t.keyVaults)), roles: mine.flatMap((t) => fill(t.roles)) };
+}

@@ -37,18 +37,18 @@ export const RotationSpec = z
           .strictObject({
             name: z.string().regex(/^[a-z_][a-z0-9_]{0,62}$/, "must be a lowercase PostgreSQL role name"),
             strategy: z.enum(["single", "alternating"]).default("single"),
-            adminSecretRef: localRef.optional(),
+            databaseRef: localRef.optional().describe("A Database of this namespace: the role is on its server, changed by its admin."),
+            adminSecretRef: localRef.optional().describe("A Secret of this namespace with the admin connection (host, port, username, password, database)."),
           })
+          .refine((r) => r.databaseRef === undefined || r.adminSecretRef === undefined, { message: "set databaseRef or adminSecretRef, not both" })
           .optional()
-          .describe("ALTER ROLE via SQL. alternating keeps two login roles (<name> and <name>_clone) so the old credential stays valid until pods roll."),
+          .describe(
+            "ALTER ROLE via SQL. alternating keeps two login roles (<name> and <name>_clone) so the old credential stays valid until pods roll. Without databaseRef or adminSecretRef the policy's shared admin is used, for the roles the policy grants this namespace.",
+          ),
         flexibleServerAdmin: z
-          .strictObject({
-            serverName: z.string().regex(/^[a-z0-9]([a-z0-9-]{1,61}[a-z0-9])$/, "must be a Flexible Server name"),
-            resourceGroupName: z.string().min(1).max(90),
-            connectionSecretRef: localRef.optional(),
-          })
+          .strictObject({ databaseRef: localRef.describe("A Database of this namespace: its server's administrator password is rotated.") })
           .optional()
-          .describe("The server's administrator password, set through Azure Resource Manager."),
+          .describe("The administrator password of a Database's Flexible Server, set through Azure Resource Manager."),
         keyVault: z
           .strictObject({
             vaultName: z.string().regex(/^[a-zA-Z][a-zA-Z0-9-]{1,22}[a-zA-Z0-9]$/, "must be a Key Vault name (3-24 letters, digits, hyphens)"),

@@ -71,8 +71,8 @@ describe("function-azure-platform validate", () => {
       code: 1,
       stdout: [
         "test/cli/prs/platform/composition.yaml:14: error: document 0 (Composition secret-rotation-staging): spec.pipeline[0].step: Required value",
-        'test/cli/prs/platform/composition.yaml:35: error: document 0 (Composition secret-rotation-staging): spec.pipeline[0].input.maxParallel: unknown field "maxParallel"',
-        'test/cli/prs/platform/composition.yaml:37: error: document 0 (Composition secret-rotation-staging): spec.pipeline[0].input.credentials.azure: names the credential "azure", which step 0 does not declare (declared: azure-sp)',
+        'test/cli/prs/platform/composition.yaml:34: error: document 0 (Composition secret-rotation-staging): spec.pipeline[0].input.maxParallel: unknown field "maxParallel"',
+        'test/cli/prs/platform/composition.yaml:36: error: document 0 (Composition secret-rotation-staging): spec.pipeline[0].input.credentials.azure: names the credential "azure", which step 0 does not declare (declared: azure-sp)',
         "checked 1 Composition: 3 error(s), 0 warning(s)",
       ],
     },

@@ -60,6 +60,9 @@ async function writeInputs(): Promise<void> {
   const xr = await example("examples/database/xr.yaml");
   secretDoc.metadata.ownerReferences = [{ apiVersion: xr.apiVersion, kind: xr.kind, name: xr.metadata.name, uid: renderUid(xr), controller: true, blockOwnerDeletion: true }];
   await writeFile(file("required-secret.yaml"), stringify(secretDoc));
+  // The Database the rotation examples name, as Crossplane finds it in their namespace once it is composed.
+  const status = { serverName: "pg-payments-orders-prod-edfe87", resourceGroupName: "rg-data-prod", connectionSecretName: "orders-db" };
+  await writeFile(file("required-database.yaml"), stringify({ ...xr, status }));
   await writeFile(file("xr-invalid.yaml"), (await readFile(join(REPO_ROOT, "examples/database/xr.yaml"), "utf8")).replace("size: medium", "size: huge"));
 }
 
@@ -87,7 +90,7 @@ interface Case {
 const DATABASE = { xr: "examples/database/xr.yaml", composition: "compositions/database-postgres.yaml" };
 const ROTATION = { composition: "compositions/secret-rotation.yaml" };
 const OBSERVED = ["-o", "examples/database/observed.yaml"];
-const CREDENTIALS = ["--function-credentials", file("credentials.yaml")];
+const CREDENTIALS = ["--function-credentials", file("credentials.yaml"), "-e", file("required-database.yaml")];
 
 const cases: Record<string, Case> = {
   DatabaseFirstRender: { ...DATABASE, flags: [], generated: true, recording: { name: "database-first", withoutResults: true } },

@@ -60,8 +60,7 @@ const policy = {
   apiVersion: "fn.azplatform.io/v1alpha1",
   kind: "SecretRotationPolicy",
   subscriptionId: SUB,
-  allowedVaults: ["kv-payments"],
-  allowedServers: [{ resourceGroupName: "rg-data-prod", serverName: "pg-payments-*" }],
+  tenants: [{ namespaces: [NS], keyVaults: ["kv-payments"] }],
   allowedRoles: ["*_app"],
   fastestSchedule: "1h",
   credentials: { azure: "azure" },
@@ -116,6 +115,7 @@ beforeAll(async () => {
   // The Database's Secret, applied by its Crossplane composition; an app's Secret and Deployments, created by an
   // engineer.
   await seedApply(conn("pgadmin", "admin-Old-Passw0rd"));
+  await database("orders", SERVER, "orders-db");
   await create(secret(NS, "orders-app-db", conn("orders_app", "app-Old-Passw0rd")));
   await create(deployment(NS, "api", { env: [{ name: "DB_PASSWORD", valueFrom: { secretKeyRef: { name: "orders-app-db", key: "password" } } }] }));
   await create(deployment(NS, "admin-tool", { envFrom: [{ secretRef: { name: "orders-db" } }] }));
@@ -166,9 +166,31 @@ const credentials = () => ({
   azure: { credentialData: { data: { clientId: Buffer.from(azure.clientId), clientSecret: Buffer.from(azure.clientSecret), tenantId: Buffer.from(azure.tenantId) } } },
 });
 
+/**
+ * A paused Database whose status names its server, as core leaves it once the function composed it: what a
+ * SecretRotation's databaseRef resolves to.
+ */
+async function database(name: string, serverName: string, connectionSecretName: string): Promise<void> {
+  const ref = { apiVersion: XR_API, kind: "Database", namespace: NS, name };
+  const spec = { team: "payments", size: "small", version: "16", storageGB: 32, highAvailability: false, databases: [name], connectionSecretName };
+  await admin.apply({ apiVersion: XR_API, kind: "Database", metadata: { name, namespace: NS, annotations: { "crossplane.io/paused": "true" } }, spec }, { fieldManager: "engineer" });
+  await admin.mergePatch(ref, { status: { serverName, resourceGroupName: "rg-data-prod", connectionSecretName } }, "status");
+}
+
+/** One reconcile's calls, as core makes them: call, fetch the required resources it names, call again until they settle. */
 async function call(resource: JsonObject, through = client): Promise<PlainResponse> {
   const req: PlainRequest = { meta: { tag: "cluster-rotation" }, observed: { composite: { resource } }, input: policy, credentials: credentials() };
-  return through.runFunction(req, { deadlineMs: 60_000 });
+  let rsp = await through.runFunction(req, { deadlineMs: 60_000 });
+  for (let i = 0; i < 5 && Object.keys(rsp.requirements?.resources ?? {}).length > 0; i++) {
+    const wanted = Object.entries(rsp.requirements?.resources ?? {});
+    const found = await Promise.all(wanted.map(async ([key, sel]) => [key, await admin.find({ apiVersion: sel.apiVersion ?? "", kind: sel.kind ?? "", namespace: sel.namespace ?? "", name: sel.matchName ?? "" })] as const));
+    const requiredResources = Object.fromEntries(found.map(([key, o]) => [key, { items: o === undefined ? [] : [{ resource: o as JsonObject }] }]));
+    const again = await through.runFunction({ ...req, requiredResources }, { deadlineMs: 60_000 });
+    const settled = JSON.stringify(again.requirements) === JSON.stringify(rsp.requirements);
+    rsp = again;
+    if (settled) break;
+  }
+  return rsp;
 }
 
 /** Crossplane's loop: call, apply the desired status, call again, until Idle (or the limit). */
@@ -190,7 +212,7 @@ const appSpec = {
 };
 const adminSpec = {
   secretRef: { name: "orders-db", key: "password" },
-  targets: { flexibleServerAdmin: { serverName: SERVER, resourceGroupName: "rg-data-prod" }, keyVault: { vaultName: "kv-payments", secretName: "orders-db-admin" } },
+  targets: { flexibleServerAdmin: { databaseRef: { name: "orders" } }, keyVault: { vaultName: "kv-payments", secretName: "orders-db-admin" } },
 };
 const statusOf = (rsp: PlainResponse) => (rsp.desired?.composite?.resource as JsonObject).status as JsonObject;
 const data = async (ns: string, name: string): Promise<Record<string, string>> =>
@@ -379,6 +401,7 @@ describe("SecretRotation over gRPC against the real API server, with real Postgr
   it("two simultaneous calls for a Flexible Server admin rotation make exactly one rotation, though Azure refuses the second PATCH while the first runs", async () => {
     await pg.query("CREATE ROLE twinadmin LOGIN CREATEROLE PASSWORD 'twin-Old-Passw0rd'");
     await create(secret(NS, "twin-db", conn("twinadmin", "twin-Old-Passw0rd")));
+    await database("twin", "pg-payments-twin-3c4d5e", "twin-db");
     const seen: string[] = [];
     azure.addServer({
       subscriptionId: SUB,
@@ -391,7 +414,7 @@ describe("SecretRotation over gRPC against the real API server, with real Postgr
     });
     const spec = {
       secretRef: { name: "twin-db", key: "password" },
-      targets: { flexibleServerAdmin: { serverName: "pg-payments-twin-3c4d5e", resourceGroupName: "rg-data-prod" }, keyVault: { vaultName: "kv-payments", secretName: "twin-admin" } },
+      targets: { flexibleServerAdmin: { databaseRef: { name: "twin" } }, keyVault: { vaultName: "kv-payments", secretName: "twin-admin" } },
     };
     const resource = await xr("twin-password", spec);
 
@@ -425,6 +448,7 @@ describe("SecretRotation over gRPC against the real API server, with real Postgr
   it("the function process is killed right after Azure accepted the new admin password: a new process finishes with the same value", async () => {
     await pg.query("CREATE ROLE crashadmin LOGIN CREATEROLE PASSWORD 'crash-Old-Passw0rd'");
     await create(secret(NS, "crash-db", conn("crashadmin", "crash-Old-Passw0rd")));
+    await database("crash", "pg-payments-crash-0a1b2c", "crash-db");
     const doomed = await startServer({ insecure: true, env, readyTimeoutMs: 60_000 });
     const seen: string[] = [];
     azure.addServer({
@@ -442,7 +466,7 @@ describe("SecretRotation over gRPC against the real API server, with real Postgr
     });
     const spec = {
       secretRef: { name: "crash-db", key: "password" },
-      targets: { flexibleServerAdmin: { serverName: "pg-payments-crash-0a1b2c", resourceGroupName: "rg-data-prod" }, keyVault: { vaultName: "kv-payments", secretName: "crash-admin" } },
+      targets: { flexibleServerAdmin: { databaseRef: { name: "crash" } }, keyVault: { vaultName: "kv-payments", secretName: "crash-admin" } },
     };
     const c1 = connect(doomed.address);
     const lost = await call(await xr("crash-password", spec), c1).then(
@@ -487,8 +511,19 @@ describe("SecretRotation over gRPC against the real API server, with real Postgr
       readInNs: await status(asNs.get(secretRef(NS, "orders-app-db"))),
     }).toEqual({ readAsNs: 403, rollAsNs: 403, readAsOther: 403, readInNs: 200 });
 
+    // The policy grants Key Vault kv-payments to NS alone: from OTHER it is refused before any call.
+    const vault = await call(await xr("orders-app-password", appSpec, {}, OTHER));
+    expect(vault.results).toEqual([
+      {
+        severity: "SEVERITY_FATAL",
+        reason: "TargetNotAllowed",
+        message: `spec.targets.keyVault.vaultName "kv-payments" is not granted to namespace ${OTHER} by the policy; granted: none`,
+        target: "TARGET_COMPOSITE",
+      },
+    ]);
     // A SecretRotation of the namespace that did not opt in: the function's first call there is refused.
-    const rsp = await call(await xr("orders-app-password", appSpec, {}, OTHER));
+    const roleOnly = { ...appSpec, targets: { postgresRole: appSpec.targets.postgresRole } };
+    const rsp = await call(await xr("orders-app-password", roleOnly, {}, OTHER));
     const message =
       `cannot rotate now: Kubernetes refused to read Secret orders-app-password-rotation-state in namespace ${OTHER} (403): ` +
       `secrets "orders-app-password-rotation-state" is forbidden: User "${identityIn(OTHER)}" cannot get resource "secrets" in API group "" in the namespace "${OTHER}"; ` +

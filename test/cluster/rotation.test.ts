@@ -42,7 +42,7 @@ beforeAll(async () => {
   await admin.apply(optIn(NS), { fieldManager: "platform" });
   await portIsFree(PRIVATE_ADDRESS, 5432);
   pg = await startPostgres({ host: PRIVATE_ADDRESS, port: 5432, tls: { certPem: info.pki.server, keyPem: info.pki.serverKey } });
-  azure = await startAzureFake({ vaults: ["kv-payments"], retryAfterSeconds: 1 });
+  azure = await startAzureFake({ vaults: ["kv-team-ledger"], retryAfterSeconds: 1 });
   // The Azure credential the Composition's step reads, as the platform team stores it.
   await admin.apply(
     { apiVersion: "v1", kind: "Secret", metadata: { name: "secret-rotation-azure", namespace: CROSSPLANE_NAMESPACE }, stringData: { clientId: azure.clientId, clientSecret: azure.clientSecret, tenantId: azure.tenantId } },
@@ -116,7 +116,7 @@ describe("SecretRotation of a Database's admin password through real Crossplane"
           team: "ledger",
           secretRef: { name: "ledger-db", key: "password" },
           rotateEvery: "720h",
-          targets: { flexibleServerAdmin: { serverName, resourceGroupName: "rg-data-prod" }, keyVault: { vaultName: "kv-payments", secretName: "ledger-db-admin" } },
+          targets: { flexibleServerAdmin: { databaseRef: { name: XR.name } }, keyVault: { vaultName: "kv-team-ledger", secretName: "ledger-db-admin" } },
           consumers: "auto",
         },
       },
@@ -135,7 +135,7 @@ describe("SecretRotation of a Database's admin password through real Crossplane"
     const owners = keyOwners(after);
     expect(owners[crossplaneManager as string]).toEqual(["database", "host", "port", "sslmode", "username"]);
     expect(Object.entries(owners).filter(([, keys]) => keys.includes("password")).map(([m]) => m)).not.toContain(crossplaneManager);
-    expect(azure.vault("kv-payments").versions("ledger-db-admin").map((v) => v.value)).toEqual([newPassword]);
+    expect(azure.vault("kv-team-ledger").versions("ledger-db-admin").map((v) => v.value)).toEqual([newPassword]);
     const deployment = await admin.get({ apiVersion: "apps/v1", kind: "Deployment", namespace: NS, name: "ledger-api" });
     expect(deployment.spec.template.metadata.annotations).toEqual({ "rotation.azplatform.io/ledger-db": "v1" });
     // No value in anything Crossplane shows.
@@ -156,5 +156,28 @@ describe("SecretRotation of a Database's admin password through real Crossplane"
     expect(keyOwners(after)[crossplaneManager]).toEqual(["database", "host", "port", "sslmode", "username"]);
     expect(await pg.canLogin("pgadmin", rotated)).toBe(true);
     await eventually(admin, XR, "Synced", (o) => conditionOf(o, "Synced")?.status === "True");
+  });
+
+  it("a SecretRotation in another namespace naming this Database is refused by the function before it touches anything", async () => {
+    const hostile = { ...ROTATION, namespace: "team-marketing", name: "steal-ledger-admin" };
+    await admin.apply({ apiVersion: "v1", kind: "Namespace", metadata: { name: hostile.namespace } }, { fieldManager: "platform" });
+    await admin.apply(optIn(hostile.namespace), { fieldManager: "platform" });
+    const before = await admin.get(secretRef("ledger-db"));
+    const patches = azure.calls().length;
+    await admin.apply(
+      {
+        apiVersion: hostile.apiVersion,
+        kind: hostile.kind,
+        metadata: { name: hostile.name, namespace: hostile.namespace },
+        // It claims to be the ledger team and names its Database: neither gives it the server.
+        spec: { team: "ledger", secretRef: { name: "ledger-db", key: "password" }, rotateEvery: "720h", targets: { flexibleServerAdmin: { databaseRef: { name: XR.name } } } },
+      },
+      { fieldManager: ENGINEER },
+    );
+    const refused = await eventually(admin, hostile, "Synced=False", (o) => conditionOf(o, "Synced")?.status === "False", 60_000);
+    expect(conditionOf(refused, "Synced")?.message).toContain('spec.targets.flexibleServerAdmin.databaseRef: Database "ledger" does not exist in namespace team-marketing');
+    expect(azure.calls().length).toBe(patches);
+    expect((await admin.get(secretRef("ledger-db"))).metadata.resourceVersion).toBe(before.metadata.resourceVersion);
+    expect(await admin.find({ apiVersion: "v1", kind: "Secret", namespace: hostile.namespace, name: "steal-ledger-admin-rotation-state" })).toBeUndefined();
   });
 });

@@ -19,8 +19,7 @@ const policy = {
   apiVersion: "fn.azplatform.io/v1alpha1",
   kind: "SecretRotationPolicy",
   subscriptionId: "00000000-0000-0000-0000-000000000001",
-  allowedVaults: ["kv-payments"],
-  allowedServers: [{ resourceGroupName: "rg-data-prod", serverName: "pg-payments-*" }],
+  tenants: [{ namespaces: ["team-payments"], keyVaults: ["kv-payments"], roles: ["orders_app"] }],
   allowedRoles: ["*_app"],
   fastestSchedule: "1h",
   credentials: { azure: "azure", postgresAdmin: "postgres" },
@@ -32,10 +31,18 @@ const spec = {
   secretRef: { name: "orders-app-db", key: "password" },
   targets: {
     postgresRole: { name: "orders_app", strategy: "alternating" },
-    flexibleServerAdmin: { serverName: "pg-payments-orders-prod-edfe87", resourceGroupName: "rg-data-prod" },
+    flexibleServerAdmin: { databaseRef: { name: "orders" } },
     keyVault: { vaultName: "kv-payments", secretName: "orders-app-password" },
   },
 };
+// The Database, as Crossplane passes it on the second call of each reconcile (a read of its cache, not ours).
+const database = {
+  apiVersion: "azplatform.io/v1alpha1",
+  kind: "Database",
+  metadata: { name: "orders", namespace: "team-payments" },
+  status: { serverName: "pg-payments-orders-prod-edfe87", resourceGroupName: "rg-data-prod", connectionSecretName: "orders-db" },
+};
+const lookup = { resources: { "database-orders": { apiVersion: "azplatform.io/v1alpha1", kind: "Database", matchName: "orders", namespace: "team-payments" } } };
 const bytes = (d: Record<string, string>) => Object.fromEntries(Object.entries(d).map(([k, v]) => [k, Buffer.from(v)]));
 
 beforeAll(async () => {
@@ -65,6 +72,7 @@ async function call(status?: JsonObject): Promise<PlainResponse> {
         azure: { credentialData: { data: bytes({ clientId: "c", clientSecret: "s", tenantId: "t" }) } },
         postgres: { credentialData: { data: bytes({ host: listener.host, port: String(listener.port), username: "pgadmin", password: "admin-Passw0rd" }) } },
       },
+      requiredResources: { "database-orders": { items: [{ resource: database }] } },
     },
     { deadlineMs: 30_000 },
   );
@@ -86,6 +94,7 @@ describe("an idle SecretRotation", () => {
       desired: composite({}, "READY_FALSE"),
       results: [{ severity: "SEVERITY_WARNING", reason: "StateUnavailable", message, target: "TARGET_COMPOSITE" }],
       conditions: [{ type: "RotationSucceeded", status: "STATUS_CONDITION_FALSE", reason: "StateUnavailable", message, target: "TARGET_COMPOSITE" }],
+      requirements: lookup,
     });
   });
 
@@ -100,6 +109,7 @@ describe("an idle SecretRotation", () => {
       // The function's longest TTL, a day, though the rotation is due in 20.
       meta: { tag: "idle", ttl: { seconds: 86_400, nanos: 0 } },
       desired: composite(status, "READY_TRUE"),
+      requirements: lookup,
       conditions: [
         { type: "RotationSucceeded", status: "STATUS_CONDITION_TRUE", reason: "Rotated", message: `version 3, rotated at ${last}; next rotation at ${next}`, target: "TARGET_COMPOSITE" },
       ],
@@ -116,6 +126,7 @@ describe("an idle SecretRotation", () => {
     expect(rsp).toEqual({
       meta: { tag: "idle", ttl: { seconds: 600, nanos: 0 } },
       desired: composite(status, "READY_FALSE"),
+      requirements: lookup,
       conditions: [{ type: "RotationSucceeded", status: "STATUS_CONDITION_FALSE", reason: "RotationFailed", message: lastError, target: "TARGET_COMPOSITE" }],
     });
   });

@@ -133,6 +133,12 @@ describe("the image the Dockerfile builds", () => {
       observed: { composite: { resource: xr as JsonObject } },
       input,
       credentials: { azure: { credentialData: { data: { clientId: Buffer.from("c"), clientSecret: Buffer.from("s"), tenantId: Buffer.from("t") } } } },
+      // Crossplane's second call: the Database it names, found in the SecretRotation's namespace.
+      requiredResources: {
+        "database-orders": {
+          items: [{ resource: { apiVersion: "azplatform.io/v1alpha1", kind: "Database", metadata: { name: "orders", namespace: "team-payments" }, status: { serverName: "pg-payments-orders-prod-edfe87", resourceGroupName: "rg-data-prod", connectionSecretName: "orders-db" } } }],
+        },
+      },
     };
     const client = connect(server.address);
     const rsp = await client.runFunction(req, { deadlineMs: 60_000 });

@@ -1,0 +1,108 @@
+// What a SecretRotation may reach, resolved before anything is touched. The boundary is its namespace: a Flexible
+// Server only through a Database of that namespace (looked up by Crossplane as a required resource, so the
+// server, its resource group and its admin Secret follow from the Database, never from the XR's author), Key
+// Vaults and the shared admin's roles only through the policy's grants for that namespace. spec.team is never read.
+import type { RunFunctionRequest } from "@crossplane-org/function-sdk-typescript";
+import { globMatch, grantsFor, type RotationPolicy } from "./policy.ts";
+import type { RotationSpec } from "./xr.ts";
+
+/** Where the admin session that changes a role comes from. */
+export type AdminSource = { kind: "secret"; secretName: string } | { kind: "shared" };
+
+export interface Targets {
+  role?: { name: string; strategy: "single" | "alternating"; admin: AdminSource };
+  server?: { resourceGroupName: string; serverName: string; connectionSecretName: string };
+  vault?: { vaultName: string; secretName: string };
+}
+
+export type Resolution =
+  | { kind: "Resolved"; targets: Targets }
+  /** Crossplane has not passed the Databases the spec names yet: ask for them, touch nothing. */
+  | { kind: "Lookup" }
+  | { kind: "Refused"; reason: "TargetNotAllowed" | "TargetNotFound" | "InvalidPolicy"; message: string }
+  | { kind: "Waiting"; message: string };
+
+type Required = RunFunctionRequest["requiredResources"];
+type Selector = { apiVersion: string; kind: string; matchName: string; namespace: string };
+
+const requirementKey = (database: string) => `database-${database}`;
+
+/** The Databases the spec names, as required resources in the XR's own namespace; the same on every call. */
+export function databaseRequirements(spec: RotationSpec, namespace: string): Record<string, Selector> {
+  const names = [spec.targets.flexibleServerAdmin?.databaseRef.name, spec.targets.postgresRole?.databaseRef?.name].filter((n): n is string => n !== undefined);
+  return Object.fromEntries(names.map((name) => [requirementKey(name), { apiVersion: "azplatform.io/v1alpha1", kind: "Database", matchName: name, namespace }]));
+}
+
+interface DatabaseFacts {
+  serverName: string;
+  resourceGroupName: string;
+  connectionSecretName: string;
+}
+
+type Looked = { kind: "Found"; facts: DatabaseFacts } | Exclude<Resolution, { kind: "Resolved" }>;
+
+function lookUp(field: string, name: string, namespace: string, required: Required): Looked {
+  const found = required[requirementKey(name)];
+  if (found === undefined) return { kind: "Lookup" };
+  const db = found.items[0]?.resource as { metadata?: { namespace?: string }; spec?: { connectionSecretName?: string }; status?: Record<string, unknown> } | undefined;
+  // Crossplane looks in the namespace the function names; a Database from anywhere else is never trusted.
+  if (db === undefined || db.metadata?.namespace !== namespace) {
+    return { kind: "Refused", reason: "TargetNotFound", message: `${field}: Database "${name}" does not exist in namespace ${namespace}; a SecretRotation reaches only the Databases of its own namespace` };
+  }
+  const str = (v: unknown) => (typeof v === "string" && v !== "" ? v : undefined);
+  const serverName = str(db.status?.serverName);
+  const resourceGroupName = str(db.status?.resourceGroupName);
+  const connectionSecretName = str(db.status?.connectionSecretName) ?? str(db.spec?.connectionSecretName);
+  if (serverName === undefined || resourceGroupName === undefined || connectionSecretName === undefined) {
+    return { kind: "Waiting", message: `waiting for Database ${name} to report its server (status.serverName, status.resourceGroupName, status.connectionSecretName)` };
+  }
+  return { kind: "Found", facts: { serverName, resourceGroupName, connectionSecretName } };
+}
+
+export function resolveTargets(spec: RotationSpec, namespace: string, policy: RotationPolicy, required: Required): Resolution {
+  const { postgresRole, flexibleServerAdmin, keyVault } = spec.targets;
+  const grants = grantsFor(policy, namespace);
+  const targets: Targets = {};
+  // Every refusal that needs no lookup comes first: a hostile spec is refused without a single read.
+  if (keyVault !== undefined) {
+    if (!grants.keyVaults.some((v) => globMatch(v, keyVault.vaultName))) {
+      const granted = grants.keyVaults.join(", ") || "none";
+      return { kind: "Refused", reason: "TargetNotAllowed", message: `spec.targets.keyVault.vaultName "${keyVault.vaultName}" is not granted to namespace ${namespace} by the policy; granted: ${granted}` };
+    }
+    targets.vault = { vaultName: keyVault.vaultName, secretName: keyVault.secretName };
+  }
+  if (postgresRole !== undefined) {
+    const { name } = postgresRole;
+    if (/^(azure_|pg_)/.test(name) || !policy.allowedRoles.some((r) => globMatch(r, name))) {
+      return { kind: "Refused", reason: "TargetNotAllowed", message: `spec.targets.postgresRole.name "${name}" is not allowed by the policy; allowed: ${policy.allowedRoles.join(", ")} (never azure_* or pg_*)` };
+    }
+    const shared = postgresRole.databaseRef === undefined && postgresRole.adminSecretRef === undefined;
+    if (shared && policy.credentials.postgresAdmin === undefined) {
+      return { kind: "Refused", reason: "TargetNotAllowed", message: "spec.targets.postgresRole names neither databaseRef nor adminSecretRef, and the policy has no shared admin (credentials.postgresAdmin)" };
+    }
+    if (shared && !grants.roles.some((r) => globMatch(r, name))) {
+      const granted = grants.roles.join(", ") || "none";
+      return { kind: "Refused", reason: "TargetNotAllowed", message: `spec.targets.postgresRole.name "${name}" is not granted to namespace ${namespace} on the policy's shared admin; granted: ${granted}` };
+    }
+  }
+  if (flexibleServerAdmin !== undefined && policy.subscriptionId === undefined) {
+    return { kind: "Refused", reason: "InvalidPolicy", message: "the policy sets no subscriptionId, which spec.targets.flexibleServerAdmin needs" };
+  }
+
+  if (postgresRole !== undefined) {
+    let admin: AdminSource = { kind: "shared" };
+    if (postgresRole.adminSecretRef !== undefined) admin = { kind: "secret", secretName: postgresRole.adminSecretRef.name };
+    if (postgresRole.databaseRef !== undefined) {
+      const db = lookUp("spec.targets.postgresRole.databaseRef", postgresRole.databaseRef.name, namespace, required);
+      if (db.kind !== "Found") return db;
+      admin = { kind: "secret", secretName: db.facts.connectionSecretName };
+    }
+    targets.role = { name: postgresRole.name, strategy: postgresRole.strategy, admin };
+  }
+  if (flexibleServerAdmin !== undefined) {
+    const db = lookUp("spec.targets.flexibleServerAdmin.databaseRef", flexibleServerAdmin.databaseRef.name, namespace, required);
+    if (db.kind !== "Found") return db;
+    targets.server = db.facts;
+  }
+  return { kind: "Resolved", targets };
+}
