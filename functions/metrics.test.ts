@@ -150,10 +150,10 @@ describe("Metrics", () => {
     }
     const names = async () => (await series(m, "azplatform_rotation_failing")).map((l) => /name="([^"]+)"/.exec(l)?.[1]);
     expect(await names()).toEqual(["b", "c"]);
-    // Crossplane reconciles every XR at least hourly, whatever the TTL: two hours and 5 min without a call, it is gone.
-    now = NOW + (2 * 3600 + 299) * 1000;
+    // An idle rotation asks to be called again at its next drift check (10 min): two TTLs and 5 min without a call, it is gone.
+    now = NOW + (2 * 600 + 299) * 1000;
     expect(await names()).toEqual(["b", "c"]);
-    now = NOW + (2 * 3600 + 301) * 1000;
+    now = NOW + (2 * 600 + 301) * 1000;
     expect(await names()).toEqual([]);
   });
 

@@ -10,11 +10,12 @@ import { runSecretRotation } from "./secret-rotation/fn.ts";
 import { ROTATION_POLICY_KIND } from "./secret-rotation/policy.ts";
 import { fatalResponse } from "./shared/results.ts";
 
-export type Handler = (req: RunFunctionRequest) => RunFunctionResponse | Promise<RunFunctionResponse>;
+/** `signal` fires when the caller (Crossplane) gives up on the call. */
+export type Handler = (req: RunFunctionRequest, signal?: AbortSignal) => RunFunctionResponse | Promise<RunFunctionResponse>;
 
 export const handlers: ReadonlyMap<string, Handler> = new Map<string, Handler>([
   [`${POLICY_API_VERSION}/${POLICY_KIND}`, (req) => runDatabase(req)],
-  [`${POLICY_API_VERSION}/${ROTATION_POLICY_KIND}`, (req) => runSecretRotation(req, { now: () => new Date(), connect })],
+  [`${POLICY_API_VERSION}/${ROTATION_POLICY_KIND}`, (req, signal) => runSecretRotation(req, { now: () => new Date(), connect, ...(signal !== undefined ? { signal } : {}) })],
   [`${POLICY_API_VERSION}/${ROLLOUT_POLICY_KIND}`, (req) => runRollout(req)],
   [`${POLICY_API_VERSION}/${DUE_ROTATIONS_POLICY_KIND}`, (req) => runDueRotations(req, { now: () => new Date() })],
 ]);
@@ -32,7 +33,7 @@ export function inputKind(req: RunFunctionRequest): string | undefined {
   return typeof apiVersion === "string" && typeof kind === "string" ? `${apiVersion}/${kind}` : "";
 }
 
-export async function route(req: RunFunctionRequest): Promise<RunFunctionResponse> {
+export async function route(req: RunFunctionRequest, signal?: AbortSignal): Promise<RunFunctionResponse> {
   const kind = inputKind(req);
   if (kind === undefined) {
     return fatalResponse(req, "MissingInput", `the pipeline step has no input; set input to one of: ${served.join(", ")}`);
@@ -42,5 +43,5 @@ export async function route(req: RunFunctionRequest): Promise<RunFunctionRespons
     const shown = kind === "" ? "an input without apiVersion and kind" : `input ${kind}`;
     return fatalResponse(req, "UnknownInput", `this function does not serve ${shown}; set input to one of: ${served.join(", ")}`);
   }
-  return handler(req);
+  return handler(req, signal);
 }

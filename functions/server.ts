@@ -22,7 +22,7 @@ export interface ServerOptions {
   health?: Health;
 }
 
-export type Route = (req: RunFunctionRequest) => Promise<RunFunctionResponse>;
+export type Route = (req: RunFunctionRequest, signal?: AbortSignal) => Promise<RunFunctionResponse>;
 
 export class StartupError extends Error {}
 
@@ -65,7 +65,7 @@ export const SLOW_CALL_MS = 1000;
 export type Observe = (req: RunFunctionRequest, rsp: RunFunctionResponse, seconds: number, threw: boolean) => void;
 
 export function runFunctionHandler(route: Route, logger: Logger, observe?: Observe) {
-  return async (req: RunFunctionRequest): Promise<RunFunctionResponse> => {
+  return async (req: RunFunctionRequest, signal?: AbortSignal): Promise<RunFunctionResponse> => {
     const started = process.hrtime.bigint();
     const xr = req.observed?.composite?.resource?.metadata as { name?: string; namespace?: string } | undefined;
     const input = req.input as { kind?: unknown } | undefined;
@@ -73,7 +73,7 @@ export function runFunctionHandler(route: Route, logger: Logger, observe?: Obser
     let rsp: RunFunctionResponse;
     let threw = false;
     try {
-      rsp = await route(req);
+      rsp = await route(req, signal);
     } catch (e) {
       threw = true;
       // A bug must not take the server down or leak detail: the user gets a Fatal result, the log gets the stack.
@@ -110,7 +110,10 @@ export async function startServer(opts: ServerOptions, route: Route, logger: Log
   const handle = runFunctionHandler(route, logger, observe);
   const impl = {
     runFunction: (call: grpc.ServerUnaryCall<RunFunctionRequest, RunFunctionResponse>, cb: grpc.sendUnaryData<RunFunctionResponse>) => {
-      handle(call.request).then((rsp) => cb(null, rsp), (e: unknown) => cb(e as grpc.ServiceError));
+      // Crossplane's deadline passed or it went away: the work in flight stops instead of landing later.
+      const cancelled = new AbortController();
+      call.on("cancelled", () => cancelled.abort());
+      handle(call.request, cancelled.signal).then((rsp) => cb(null, rsp), (e: unknown) => cb(e as grpc.ServiceError));
     },
   };
   server.addService(FunctionRunnerService, impl);

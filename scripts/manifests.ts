@@ -162,6 +162,7 @@ function rotationXrd(): Schema {
       currentVersion: { type: "integer", description: "Version of the value apps read (never the value)." },
       lastRotatedAt: { type: "string", format: "date-time" },
       nextRotationAt: { type: "string", format: "date-time" },
+      nextCheckAt: { type: "string", format: "date-time", description: "When the app Secret and Key Vault are next compared with the current value (drift)." },
       retryAt: { type: "string", format: "date-time", description: "When a failed rotation is retried." },
       lastError: { type: "string", description: "Why the last attempt failed, in plain words (never a value)." },
       handledTrigger: { type: "string", description: "The last azplatform.io/rotate-now value acted on." },

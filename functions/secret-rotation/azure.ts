@@ -32,19 +32,19 @@ export function keyVaultPort(credential: TokenCredential, policy: RotationPolicy
     return c;
   };
   return {
-    async latestTags(vault, name) {
+    async latest(vault, name, abortSignal) {
       try {
-        const s = await clientFor(vault).getSecret(name);
-        return s.properties.tags ?? {};
+        const s = await clientFor(vault).getSecret(name, { abortSignal });
+        return { value: s.value ?? "", tags: s.properties.tags ?? {} };
       } catch (e) {
         if ((e as { statusCode?: number }).statusCode === 404) return undefined;
         // eslint-disable-next-line preserve-caught-error -- see describe()
         throw new Error(`Key Vault ${vault}: cannot read secret ${name}: ${describe(e)}`);
       }
     },
-    async setSecret(vault, name, value, tags) {
+    async setSecret(vault, name, value, tags, abortSignal) {
       try {
-        await clientFor(vault).setSecret(name, value, { tags, contentType: "password" });
+        await clientFor(vault).setSecret(name, value, { tags, contentType: "password", abortSignal });
       } catch (e) {
         // eslint-disable-next-line preserve-caught-error -- see describe()
         throw new Error(`Key Vault ${vault}: cannot set secret ${name}: ${describe(e)}`);
@@ -83,15 +83,16 @@ export function flexibleServerPort(credential: TokenCredential, policy: Rotation
   const delays = options.busyRetryDelaysMs ?? BUSY_RETRY_DELAYS_MS;
   const updateIntervalInMs = options.updateIntervalInMs ?? 2000;
   return {
-    async setAdminPassword(resourceGroupName, serverName, password) {
+    async setAdminPassword(resourceGroupName, serverName, password, abortSignal) {
       for (let attempt = 0; ; attempt++) {
         try {
-          await client.servers.beginUpdateAndWait(resourceGroupName, serverName, { administratorLoginPassword: password }, { updateIntervalInMs });
+          await client.servers.beginUpdateAndWait(resourceGroupName, serverName, { administratorLoginPassword: password }, { updateIntervalInMs, abortSignal });
           return;
         } catch (e) {
           const delay = delays[attempt];
-          if (isBusy(e) && delay !== undefined) {
-            await sleep(delay);
+          if (isBusy(e) && delay !== undefined && abortSignal?.aborted !== true) {
+            // A step cut off by its deadline sends no further PATCH.
+            await sleep(delay, undefined, abortSignal === undefined ? undefined : { signal: abortSignal });
             continue;
           }
           const waited = isBusy(e) ? `, which was still busy with another operation after ${delays.reduce((a, b) => a + b, 0) / 1000} s` : "";

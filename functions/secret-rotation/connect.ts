@@ -47,7 +47,7 @@ export async function connect({ namespace, policy, azure }: ConnectArgs): Promis
     kc.loadFromDefault();
     kubeConfig = kc;
   }
-  let keyVault: KeyVaultPort = { latestTags: () => notConfigured("an Azure credential"), setSecret: () => notConfigured("an Azure credential") };
+  let keyVault: KeyVaultPort = { latest: () => notConfigured("an Azure credential"), setSecret: () => notConfigured("an Azure credential") };
   let flexibleServer: FlexibleServerPort = { setAdminPassword: () => notConfigured("an Azure credential") };
   if (azure !== undefined) {
     const { tokenCredential, keyVaultPort, flexibleServerPort } = await import("./azure.ts");

@@ -1,8 +1,8 @@
 // The rotation protocol against in-memory ports: whole rotations, crashes after every externally visible
 // step, concurrent calls, hand-over from another field manager, failures and back-off.
 import { describe, expect, it } from "vitest";
-import { Crash, ROTATION_MANAGER, accepts, memoryPorts, newWorld, type World } from "../../test/support/memory-ports.ts";
-import { runRotation, type Outcome } from "./engine.ts";
+import { Crash, ROTATION_MANAGER, accepts, memoryPorts, newWorld, view, type World } from "../../test/support/memory-ports.ts";
+import { runRotation, type EngineInput, type Outcome } from "./engine.ts";
 import type { Clock } from "./protocol.ts";
 import { RotationSpec } from "./xr.ts";
 
@@ -45,8 +45,11 @@ function spec(strategy: "single" | "alternating" = "single") {
 let counter = 0;
 const generate = () => `new-Pass${++counter}!`;
 
-function run(w: World, o: { strategy?: "single" | "alternating"; clock?: Partial<Clock>; stepTimeoutMs?: number } = {}): Promise<Outcome> {
-  return runRotation({
+type RunOptions = { strategy?: "single" | "alternating"; clock?: Partial<Clock>; stepTimeoutMs?: number };
+const run = (w: World, o: RunOptions = {}): Promise<Outcome> => runRotation(input(w, o));
+
+function input(w: World, o: RunOptions = {}): EngineInput {
+  return {
     name: "orders-db-password",
     namespace: "team-payments",
     spec: spec(o.strategy),
@@ -54,47 +57,57 @@ function run(w: World, o: { strategy?: "single" | "alternating"; clock?: Partial
       role: { name: "orders_app", strategy: o.strategy ?? "single", admin: { kind: "secret", secretName: "orders-admin" } },
       vault: { vaultName: "kv-payments", secretName: "orders-db-password" },
     },
-    clock: { now: NOW, schedule: { every: 30 * 86_400_000 }, trigger: undefined, ...o.clock },
+    clock: { now: NOW, schedule: { every: 30 * 86_400_000 }, trigger: undefined, verifyEveryMs: 600_000, ...o.clock },
     ports: memoryPorts(w),
     postgresAdmin: undefined,
     generate,
     ...(o.stepTimeoutMs !== undefined ? { stepTimeoutMs: o.stepTimeoutMs } : {}),
-  });
+  };
 }
 
 const app = (w: World) => w.secrets.get("orders-db")?.data ?? {};
 const stateOf = (w: World) => w.secrets.get("orders-db-password-rotation-state");
 
 describe("a whole rotation", () => {
-  it("single user: persists, sets, tests, promotes (Secret, URI, Key Vault), rolls only the consumers", async () => {
+  it("single user: persists, sets, promotes (Secret, URI) as soon as the role accepts it, tests, rolls only the consumers, then Key Vault", async () => {
     counter = 0;
     const w = world();
     const out = await run(w);
-    expect(out).toMatchObject({ kind: "Idle", rotated: true, rolled: ["api"], nextAt: new Date(NOW.getTime() + 30 * 86_400_000) });
+    expect(out).toMatchObject({ kind: "Idle", rotated: true, rolled: ["api"], dueAt: new Date(NOW.getTime() + 30 * 86_400_000), nextAt: new Date(NOW.getTime() + 600_000) });
     expect(w.mutations).toEqual([
       "apply orders-db password,uri",
       "create orders-db-password-rotation-state",
       "alter role orders_app v1",
       "replace orders-db-password-rotation-state Set",
-      "replace orders-db-password-rotation-state Tested",
-      "kv set orders-db-password 1",
       "apply orders-db password,uri",
       "replace orders-db-password-rotation-state Promoted",
+      "replace orders-db-password-rotation-state Tested",
       "roll api v1",
+      "replace orders-db-password-rotation-state Rolled",
+      "kv set orders-db-password 1",
       "replace orders-db-password-rotation-state Idle",
     ]);
     expect(app(w)).toEqual({ host: "db.example", port: "5432", database: "orders", username: "orders_app", password: "new-Pass1!", uri: uri("orders_app", "new-Pass1!") });
-    expect(w.roles.get("orders_app")).toEqual({ password: "new-Pass1!", version: 1 });
-    expect(w.vault).toEqual([{ name: "kv-payments/orders-db-password", value: "new-Pass1!", tags: { "rotation-id": "initial", "rotation-version": "1", "managed-by": "azplatform.io" } }]);
+    expect(w.roles.get("orders_app")).toEqual({ password: "new-Pass1!", version: 1, rotation: "team-payments/orders-db-password" });
+    expect(w.vault).toEqual([
+      {
+        name: "kv-payments/orders-db-password",
+        value: "new-Pass1!",
+        tags: { "rotation-id": "initial", "rotation-version": "1", "rotated-by": "team-payments/orders-db-password", "managed-by": "azplatform.io" },
+      },
+    ]);
     expect(w.secrets.get("orders-db")?.annotations).toEqual({
       "rotation.azplatform.io/rotated-by": "orders-db-password",
       "rotation.azplatform.io/owned-keys": "password,uri",
       "rotation.azplatform.io/version": "1",
+      "rotation.azplatform.io/last-rotated-at": NOW.toISOString(),
     });
     // The label a WatchOperation selects rotated Secrets by (examples/operations/watch-rotated-secrets.yaml).
     expect(w.secrets.get("orders-db")?.labels).toEqual({ "rotation.azplatform.io/managed": "true" });
-    expect(stateOf(w)?.data).toEqual({ current: "new-Pass1!", currentUser: "orders_app", previous: "old-Pass1!" });
+    expect(stateOf(w)?.data).toEqual({ current: "new-Pass1!", currentUser: "orders_app", previous: "old-Pass1!", previousUser: "orders_app" });
     expect(w.deployments.get("worker")?.rollouts).toBe(0);
+    // One value: the role and Key Vault received the same one.
+    expect(new Set(w.valuesSet)).toEqual(new Set(["new-Pass1!"]));
     // A second call right after: nothing is due, nothing changes.
     const before = w.mutations.length;
     expect(await run(w)).toMatchObject({ kind: "Idle", rotated: false });
@@ -106,7 +119,7 @@ describe("a whole rotation", () => {
     const w = world();
     await run(w, { strategy: "alternating" });
     expect(app(w)).toMatchObject({ username: "orders_app_clone", password: "new-Pass1!", uri: uri("orders_app_clone", "new-Pass1!") });
-    expect(w.roles.get("orders_app_clone")).toEqual({ password: "new-Pass1!", version: 1, memberOf: "orders_app" });
+    expect(w.roles.get("orders_app_clone")).toEqual({ password: "new-Pass1!", version: 1, rotation: "team-payments/orders-db-password", memberOf: "orders_app" });
     expect(accepts(w, "orders_app", "old-Pass1!")).toBe(true);
     // The next rotation switches back to the first role and leaves the clone's credential valid.
     await run(w, { strategy: "alternating", clock: { trigger: "again" } });
@@ -144,8 +157,7 @@ describe("fault injection: the process dies right after each externally visible 
         expect(w.vault.at(-1)?.value).toBe(final.password);
         expect(stateOf(w)?.data.current).toBe(final.password);
         // Every value any target ever received was persisted first, and it was one value.
-        const set = w.mutations.filter((m) => m.startsWith("alter role"));
-        expect(new Set(set).size, `after crash ${k}: ${set.join(" | ")}`).toBe(1);
+        expect(new Set(w.valuesSet).size, `after crash ${k}`).toBe(1);
         expect(final.password).toMatch(/^new-Pass[12]!$/);
       }
     });
@@ -159,9 +171,7 @@ describe("concurrency", () => {
     const [a, b] = await Promise.all([run(w), run(w)]);
     expect([a.kind, b.kind]).toEqual(["Idle", "Idle"]);
     expect(stateOf(w)?.annotations["rotation.azplatform.io/version"]).toBe("1");
-    const values = new Set(w.mutations.filter((m) => m.startsWith("alter role")));
-    expect(values).toEqual(new Set(["alter role orders_app v1"]));
-    expect(new Set(w.vault.map((v) => v.value)).size).toBe(1);
+    expect(new Set(w.valuesSet).size).toBe(1);
     expect(accepts(w, app(w).username, app(w).password)).toBe(true);
   });
 });
@@ -214,12 +224,27 @@ describe("failures", () => {
     expect(counter).toBe(1);
   });
 
-  it("a failing test never promotes: apps keep the value they have", async () => {
+  it("a target that cannot be reached fails the rotation before anything changes", async () => {
     const w = world();
-    w.failing.set("postgres.testLogin", "password authentication failed for user \"orders_app\"");
-    expect(await run(w)).toMatchObject({ kind: "Failed", state: { phase: "Set" } });
+    w.failing.set("postgres.testLogin", "cannot connect to PostgreSQL at db.example:5432: ETIMEDOUT");
+    expect(await run(w)).toMatchObject({ kind: "Failed", message: "Pending failed: cannot connect to PostgreSQL at db.example:5432: ETIMEDOUT", state: { phase: "Idle" } });
     expect(app(w).password).toBe("old-Pass1!");
-    expect(w.vault).toEqual([]);
+    expect(w.valuesSet).toEqual([]);
+  });
+
+  it("Key Vault refusing the write never keeps a value the role accepts from the apps: only the publication is retried", async () => {
+    counter = 0;
+    const w = world();
+    w.failing.set("kv.setSecret", "Key Vault kv-payments: cannot set secret orders-db-password: HTTP 403 Forbidden");
+    const out = await run(w);
+    expect(out).toMatchObject({ kind: "Failed", message: "Publish failed: Key Vault kv-payments: cannot set secret orders-db-password: HTTP 403 Forbidden", state: { phase: "Rolled", version: 1 } });
+    expect(app(w).password).toBe("new-Pass1!");
+    expect(accepts(w, "orders_app", "new-Pass1!")).toBe(true);
+    expect(w.deployments.get("api")?.rollouts).toBe(1);
+    w.failing.clear();
+    expect(await run(w, { clock: { now: new Date(NOW.getTime() + 60_000) } })).toMatchObject({ kind: "Idle", state: { phase: "Idle", version: 1 } });
+    expect(w.vault.map((v) => v.value)).toEqual(["new-Pass1!"]);
+    expect(new Set(w.valuesSet)).toEqual(new Set(["new-Pass1!"]));
   });
 
   it("an error text that carries a value is redacted", async () => {
@@ -233,16 +258,123 @@ describe("failures", () => {
 
   it("a hung service cannot hold a call for ever: the step fails at its deadline and nothing changed", async () => {
     const w = world();
-    w.failing.set("kv.latestTags", "hang");
-    expect(await run(w, { stepTimeoutMs: 50 })).toMatchObject({ kind: "Failed", message: "Pending failed: reaching Key Vault kv-payments did not finish within 0.05 s" });
+    w.failing.set("kv.latest", "hang");
+    expect(await run(w, { stepTimeoutMs: 50 })).toMatchObject({ kind: "Failed", message: "Pending failed: preparing the rotation did not finish within 0.05 s" });
     expect(w.mutations).toEqual(["create orders-db-password-rotation-state"]);
     expect(app(w).password).toBe("old-Pass1!");
   });
 
-  it("a stale duplicate can never set an older version over a newer one", async () => {
+  it("a call paused before Set wakes after two newer rotations: the role's fence refuses its value, and it ends checking, not writing", async () => {
+    counter = 0;
     const w = world();
-    w.roles.set("orders_app", { password: "newer", version: 7 });
-    expect(await run(w)).toMatchObject({ kind: "Failed", message: "Set failed: role orders_app is at rotation version 7" });
-    expect(w.roles.get("orders_app")?.password).toBe("newer");
+    await run(w);
+    // The second rotation's call saves Pending and is paused there (here: the process dies; its snapshot lives on).
+    w.crashAfter = w.mutations.length;
+    await expect(run(w, { clock: { trigger: "2" } })).rejects.toBeInstanceOf(Crash);
+    [w.crashAfter, w.crashed] = [undefined, false];
+    const paused = structuredClone(stateOf(w));
+    await run(w, { clock: { trigger: "2" } });
+    await run(w, { clock: { trigger: "3" } });
+    expect(app(w).password).toBe("new-Pass3!");
+    const mutations = w.mutations.length;
+    // The paused call resumes from the state it had read.
+    const ports = memoryPorts(w);
+    let first = true;
+    const stale = { ...ports, kubernetes: { ...ports.kubernetes, getSecret: async (name: string) => (first && name.endsWith("-rotation-state") ? ((first = false), view(paused as NonNullable<typeof paused>, ROTATION_MANAGER)) : ports.kubernetes.getSecret(name)) } };
+    const out = await runRotation({ ...input(w, { clock: { trigger: "2" } }), ports: stale });
+    expect(out).toMatchObject({ kind: "Idle", rotated: false, state: { version: 3 } });
+    expect(w.roles.get("orders_app")).toMatchObject({ password: "new-Pass3!", version: 3 });
+    expect(app(w).password).toBe("new-Pass3!");
+    expect(w.vault.at(-1)?.value).toBe("new-Pass3!");
+    expect(w.mutations.slice(mutations)).toEqual(["replace orders-db-password-rotation-state Idle"]);
+    expect(new Set(w.valuesSet)).toEqual(new Set(["new-Pass1!", "new-Pass2!", "new-Pass3!"]));
+  });
+});
+
+describe("state loss, drift and the last smaller promises", () => {
+  const later = (minutes: number) => new Date(NOW.getTime() + minutes * 60_000);
+
+  it("the state Secret deleted: the version and the handled trigger come back from the role and the app Secret; nothing runs twice", async () => {
+    counter = 0;
+    const w = world();
+    await run(w);
+    await run(w, { clock: { trigger: "t1" } });
+    w.secrets.delete("orders-db-password-rotation-state");
+    // The same trigger, seen again: already answered.
+    expect(await run(w, { clock: { trigger: "t1", now: later(1) } })).toMatchObject({ kind: "Idle", rotated: false, state: { version: 2 } });
+    expect(w.roles.get("orders_app")).toMatchObject({ password: "new-Pass2!", version: 2 });
+    // A new trigger continues at version 3, which the role's fence accepts.
+    expect(await run(w, { clock: { trigger: "t2", now: later(2) } })).toMatchObject({ kind: "Idle", rotated: true, state: { version: 3 } });
+    expect(w.roles.get("orders_app")).toMatchObject({ password: "new-Pass3!", version: 3 });
+    expect(app(w).password).toBe("new-Pass3!");
+  });
+
+  it("the state Secret deleted between Set and Promote: the value it held is lost, so a new one is set at once and apps get it", async () => {
+    counter = 0;
+    const w = world();
+    w.crashAfter = 2; // right after "alter role orders_app v1"
+    await expect(run(w)).rejects.toBeInstanceOf(Crash);
+    [w.crashAfter, w.crashed] = [undefined, false];
+    w.secrets.delete("orders-db-password-rotation-state");
+    expect(accepts(w, "orders_app", app(w).password)).toBe(false);
+    expect(await run(w, { clock: { now: later(1) } })).toMatchObject({ kind: "Idle", rotated: true, state: { version: 2 } });
+    expect(accepts(w, "orders_app", app(w).password)).toBe(true);
+    expect(app(w).password).toBe("new-Pass2!");
+  });
+
+  it("drift: an outside writer puts the old value back; calls before the next check leave it, the check writes the current value back, no new value", async () => {
+    counter = 0;
+    const w = world();
+    await run(w);
+    const s = w.secrets.get("orders-db");
+    if (s) [s.data.password, s.owners.password] = ["old-Pass1!", ["helm"]];
+    const before = w.mutations.length;
+    expect(await run(w, { clock: { now: later(5) } })).toMatchObject({ kind: "Idle", rotated: false });
+    expect(w.mutations.length).toBe(before);
+    expect(await run(w, { clock: { now: later(11) } })).toMatchObject({ kind: "Idle", rotated: false, state: { version: 1, verifiedAt: later(11).toISOString() } });
+    expect(app(w).password).toBe("new-Pass1!");
+    expect(new Set(w.valuesSet)).toEqual(new Set(["new-Pass1!"]));
+  });
+
+  it("drift in Key Vault: a late write of an older value is replaced by the current one at the next check", async () => {
+    counter = 0;
+    const w = world();
+    await run(w);
+    w.vault.push({ name: "kv-payments/orders-db-password", value: "old-Pass1!", tags: {} });
+    await run(w, { clock: { now: later(11) } });
+    expect(w.vault.at(-1)?.value).toBe("new-Pass1!");
+  });
+
+  it("alternating users: the user is rewritten in a DSN and a JDBC string as in a URI", async () => {
+    counter = 0;
+    const w = world();
+    const s = w.secrets.get("orders-db");
+    if (s) {
+      s.data.dsn = "host=db.example user=orders_app password=old-Pass1! dbname=orders";
+      s.data.jdbc = "jdbc:postgresql://db.example:5432/orders?user=orders_app&password=old-Pass1!";
+    }
+    await run(w, { strategy: "alternating" });
+    expect(app(w)).toMatchObject({
+      username: "orders_app_clone",
+      dsn: "host=db.example user=orders_app_clone password=new-Pass1! dbname=orders",
+      jdbc: "jdbc:postgresql://db.example:5432/orders?user=orders_app_clone&password=new-Pass1!",
+    });
+  });
+
+  it("StatefulSets and DaemonSets that read the Secret roll too", async () => {
+    const w = world();
+    w.deployments.set("ledger", { kind: "StatefulSet", secrets: ["orders-db"], annotations: {}, rollouts: 0 });
+    w.deployments.set("agent", { kind: "DaemonSet", secrets: ["orders-db"], annotations: {}, rollouts: 0 });
+    expect(await run(w)).toMatchObject({ kind: "Idle", rolled: ["DaemonSet/agent", "StatefulSet/ledger", "api"] });
+    expect([w.deployments.get("ledger")?.rollouts, w.deployments.get("agent")?.rollouts]).toEqual([1, 1]);
+  });
+
+  it("a step past its deadline aborts what it sent: the port sees the signal fire", async () => {
+    const w = world();
+    let seen: AbortSignal | undefined;
+    const ports = memoryPorts(w);
+    const slow = { ...ports, keyVault: { ...ports.keyVault, latest: (_v: string, _n: string, signal?: AbortSignal) => ((seen = signal), new Promise<never>(() => undefined)) } };
+    expect(await runRotation({ ...input(w, { stepTimeoutMs: 30 }), ports: slow })).toMatchObject({ kind: "Failed" });
+    expect(seen?.aborted).toBe(true);
   });
 });

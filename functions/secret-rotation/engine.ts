@@ -1,11 +1,26 @@
 // Runs the rotation protocol against the ports: load the durable state, do the next step, save it with
 // compare-and-swap, repeat. A crash or a lost reply anywhere resumes from the saved phase on the next call; a
 // concurrent call for the same XR loses the compare-and-swap, reloads and continues with the winner's value.
+//
+// Every externally visible write is fenced, so a call that was paused, or whose write waited on the network, can
+// never put an older value over a newer one: the role's password by the version stored on the role (postgres.ts),
+// the app Secret by its resourceVersion and the version annotation it carries, Key Vault by the version tag of
+// its latest value, rollouts by the version in the pod-template annotation. Each step runs under a deadline that
+// also aborts its requests, and stops when Crossplane cancels the call.
 import { rolloutAnnotation, rolloutValue } from "../shared/consumers.ts";
-import { MANAGED_LABELS } from "../shared/rotation-contract.ts";
-import { advanced, begun, failed, nextStep, pendingUserFor, promoted, rolled, type Clock } from "./protocol.ts";
-import { AuthenticationError, ConflictError, type OwnerRef, type PostgresConnection, type Ports, type SecretView } from "./ports.ts";
-import { A, STATE_LABEL, emptyState, fromSecret, stateSecretName, toSecret, type RotationState } from "./state.ts";
+import { MANAGED_LABELS, ownedKeysOf } from "../shared/rotation-contract.ts";
+import { advanced, begun, failed, nextStep, pendingUserFor, promoted, published, type Clock, type Order, type Step } from "./protocol.ts";
+import {
+  AuthenticationError,
+  ConflictError,
+  StaleError,
+  type OwnerRef,
+  type PostgresConnection,
+  type Ports,
+  type RoleFence,
+  type SecretView,
+} from "./ports.ts";
+import { A, STATE_LABEL, emptyState, fromSecret, lastTrigger, stateSecretName, toSecret, type RotationState } from "./state.ts";
 import type { Targets } from "./targets.ts";
 import type { RotationSpec } from "./xr.ts";
 
@@ -17,17 +32,20 @@ export interface EngineInput {
   targets: Targets;
   clock: Clock;
   ports: Ports;
-  /** From the step's credentials, when the policy names one; otherwise postgresRole.adminSecretRef is read. */
+  /** The policy's shared admin, from the step's credentials, for roles with neither databaseRef nor adminSecretRef. */
   postgresAdmin: PostgresConnection | undefined;
   generate: (avoid: string[]) => string;
   /** Owner of the state Secret (the XR), when its uid is known. */
   owner?: OwnerRef;
   /** Per-step deadline; STEP_TIMEOUT_MS unless a test shortens it. */
   stepTimeoutMs?: number;
+  /** Fires when Crossplane gives up on the call: the step in flight stops. */
+  signal?: AbortSignal;
 }
 
 export type Outcome =
-  | { kind: "Idle"; state: RotationState; nextAt: Date; rotated: boolean; rolled: string[] }
+  /** nextAt: when to be called again (a rotation or a drift check); dueAt: when the next rotation is due. */
+  | { kind: "Idle"; state: RotationState; nextAt: Date; dueAt: Date; rotated: boolean; rolled: string[] }
   | { kind: "Waiting"; state: RotationState; message: string }
   | { kind: "Failed"; state: RotationState; message: string };
 
@@ -37,94 +55,117 @@ class WaitError extends Error {}
 const MAX_STEPS = 12;
 /**
  * No step may hang a call for ever: the Azure identity library does not pass abort signals to its token request,
- * so every step runs under its own deadline. A step cut off here is retried from its saved phase.
+ * so every step runs under its own deadline, which also aborts what the step sent. A step cut off is retried from
+ * its saved phase.
  */
 export const STEP_TIMEOUT_MS = 90_000;
 
-function withDeadline<T>(what: string, p: Promise<T>, ms: number): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  const deadline = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`${what} did not finish within ${ms / 1000} s`)), ms);
-  });
-  return Promise.race([p, deadline]).finally(() => clearTimeout(timer));
+async function withDeadline<T>(what: string, ms: number, outer: AbortSignal | undefined, work: (signal: AbortSignal) => Promise<T>): Promise<T> {
+  const controller = new AbortController();
+  const stop = (why: string) => controller.abort(new Error(`${what} ${why}`));
+  const timer = setTimeout(() => stop(`did not finish within ${ms / 1000} s`), ms);
+  const cancelled = () => stop("was cancelled: Crossplane gave up on the call");
+  outer?.addEventListener("abort", cancelled, { once: true });
+  // A port that does not listen to the signal is still cut off here.
+  const aborted = new Promise<never>((_, reject) => controller.signal.addEventListener("abort", () => reject(controller.signal.reason), { once: true }));
+  try {
+    if (outer?.aborted) cancelled();
+    return await Promise.race([work(controller.signal), aborted]);
+  } finally {
+    clearTimeout(timer);
+    outer?.removeEventListener("abort", cancelled);
+  }
+}
+
+/** The order of Set, Test and Promote: a value that ends the old one goes to the apps before it is tested. */
+function orderOf(targets: Targets): Order {
+  const oldStaysValid = targets.role?.strategy === "alternating" && targets.server === undefined;
+  return oldStaysValid ? "test-then-promote" : "promote-then-test";
 }
 
 export async function runRotation(input: EngineInput): Promise<Outcome> {
-  const { spec, clock, ports } = input;
-  const deadline = <T>(what: string, p: Promise<T>) => withDeadline(what, p, input.stepTimeoutMs ?? STEP_TIMEOUT_MS);
+  const { clock, ports } = input;
+  const step = <T>(what: string, work: (signal: AbortSignal) => Promise<T>) => withDeadline(what, input.stepTimeoutMs ?? STEP_TIMEOUT_MS, input.signal, work);
   const k8s = ports.kubernetes;
   const stateName = stateSecretName(input.name);
+  const order = orderOf(input.targets);
   const secrets = [input.postgresAdmin?.password];
   const redact = (m: string, s: RotationState) => redactSecrets(m, [...secrets, s.pending, s.current, s.previous]);
 
   const load = async (): Promise<RotationState> => {
     const view = await k8s.getSecret(stateName);
-    return view === undefined ? emptyState() : fromSecret(view);
+    if (view !== undefined) return fromSecret(view);
+    // Deleted, or never written: what the app Secret and the role say this rotation did is its state.
+    return recover(input, emptyState(), await k8s.getSecret(input.spec.secretRef.name));
   };
   const save = async (next: RotationState): Promise<RotationState> => {
     const { data, annotations } = toSecret(next);
     const labels = { [STATE_LABEL]: input.name };
+    // While a rotation is in flight the pending value exists nowhere else: deleting the SecretRotation then must
+    // not delete it with its state (a SecretRotation re-created under the same name resumes from it).
+    const owner = next.phase === "Idle" ? input.owner : undefined;
     const view =
       next.resourceVersion === undefined
-        ? await k8s.createSecret(stateName, data, annotations, labels, input.owner)
-        : await k8s.replaceSecret(stateName, next.resourceVersion, data, annotations, labels, input.owner);
+        ? await k8s.createSecret(stateName, data, annotations, labels, owner)
+        : await k8s.replaceSecret(stateName, next.resourceVersion, data, annotations, labels, owner);
     return fromSecret(view);
   };
 
   let state = await load();
   let rotated = false;
   let rolledNames: string[] = [];
+  // Set when this call's write may have landed after a newer rotation's (its save lost the compare-and-swap): the
+  // app Secret and Key Vault are checked against the targets before the call ends.
+  let verifyNow = false;
   for (let i = 0; i < MAX_STEPS; i++) {
-    const step = nextStep(state, clock);
-    if (step.kind === "Wait") {
-      if (step.why === "Backoff") return { kind: "Failed", state, message: state.lastError ?? "retrying after a failure" };
-      return { kind: "Idle", state, nextAt: step.until, rotated, rolled: rolledNames };
+    const planned = nextStep(state, clock, order);
+    const next: Step = verifyNow && state.phase === "Idle" && state.retryAt === undefined ? { kind: "Verify" } : planned;
+    verifyNow = false;
+    if (next.kind === "Wait") {
+      if (next.why === "Backoff") return { kind: "Failed", state, message: state.lastError ?? "retrying after a failure" };
+      return { kind: "Idle", state, nextAt: next.until, dueAt: next.due ?? next.until, rotated, rolled: rolledNames };
     }
     try {
-      let next: RotationState;
-      switch (step.kind) {
-        case "Begin": {
-          // Reach Key Vault before anything changes: a wrong credential or vault fails here, with nothing to undo.
-          const kv = input.targets.vault;
-          if (kv !== undefined) await deadline(`reaching Key Vault ${kv.vaultName}`, ports.keyVault.latestTags(kv.vaultName, kv.secretName));
-          const app = await adopt(input);
-          const role = input.targets.role;
-          // What apps read now is the truth about the current value, whatever the state remembers.
-          const current = app?.data[spec.secretRef.key] ?? state.current;
-          const currentUser = role?.strategy === "alternating" ? (app?.data.username ?? state.currentUser) : state.currentUser;
-          const pendingUser = pendingUserFor(role?.name, role?.strategy ?? "single", currentUser);
-          const pending = input.generate([pendingUser, currentUser, app?.data.username].filter((u): u is string => u !== undefined));
-          // The value is durable (and marked pending) before any target changes.
-          next = begun({ ...state, current, currentUser, ownedKeys: ownedKeys(spec, input.targets, app) }, step.rotationId, pending, pendingUser);
+      let after: RotationState;
+      switch (next.kind) {
+        case "Begin":
+          after = await step("preparing the rotation", (signal) => begin(input, state, next.rotationId, signal));
           break;
-        }
         case "Set":
-          await deadline("setting the new value on the targets", setTargets(input, state));
-          next = advanced(state, "Set");
+          await step("setting the new value on the targets", (signal) => setTargets(input, state, signal));
+          after = advanced(state, "Set");
           break;
         case "Test":
-          await deadline("testing the new value", testTargets(input, state));
-          next = advanced(state, "Tested");
+          await step("testing the new value", (signal) => testTargets(input, state, state.phase === "Promoted", signal));
+          after = advanced(state, "Tested");
           break;
         case "Promote":
-          await deadline("promoting the new value", promote(input, state));
-          next = promoted(state, clock.now);
+          await step("promoting the new value", () => promote(input, state, { value: state.pending ?? "", user: state.pendingUser }, state.version + 1, clock.now));
+          after = promoted(state, clock.now);
           rotated = true;
           break;
         case "Roll":
-          rolledNames = await roll(input, state);
-          next = rolled(state);
+          rolledNames = await step("rolling the consumers", () => roll(input, state.version));
+          after = advanced(state, "Rolled");
+          break;
+        case "Publish":
+          await step("publishing the value to Key Vault", (signal) => publish(input, state, signal));
+          after = published(state, clock.now);
+          break;
+        case "Verify":
+          after = await step("checking the app Secret and Key Vault", (signal) => verify(input, state, signal));
           break;
       }
-      state = await save(next);
+      state = await save(after);
     } catch (e) {
-      if (e instanceof ConflictError) {
-        // Another call advanced the state first: continue from what it saved.
+      if (e instanceof ConflictError || e instanceof StaleError) {
+        // Another call advanced the state, the Secret or the role first: continue from what it saved.
+        verifyNow = next.kind === "Set" || next.kind === "Publish";
         state = await load();
         continue;
       }
       if (e instanceof WaitError) return { kind: "Waiting", state, message: e.message };
-      const message = redact(`${step.kind === "Begin" ? "Pending" : step.kind} failed: ${e instanceof Error ? e.message : String(e)}`, state);
+      const message = redact(`${next.kind === "Begin" ? "Pending" : next.kind} failed: ${e instanceof Error ? e.message : String(e)}`, state);
       try {
         state = await save(failed(state, message, clock.now));
       } catch (saveError) {
@@ -137,6 +178,104 @@ export async function runRotation(input: EngineInput): Promise<Outcome> {
     }
   }
   return { kind: "Waiting", state, message: "rotation is progressing" };
+}
+
+const fenceOf = (input: EngineInput, version: number): RoleFence => ({ rotation: `${input.namespace}/${input.name}`, version });
+
+/**
+ * Idle to Pending. Everything that can be checked is checked here, while nothing has changed: Key Vault answers,
+ * the app Secret is handed over, the target is reachable. The version and the current value come from what the
+ * targets and the app Secret say, so a state Secret that was lost (or a stale one) cannot rewind them.
+ */
+async function begin(input: EngineInput, state: RotationState, rotationId: string, signal: AbortSignal): Promise<RotationState> {
+  const { targets } = input;
+  if (targets.vault !== undefined) await input.ports.keyVault.latest(targets.vault.vaultName, targets.vault.secretName, signal);
+  const app = await adopt(input);
+  const recovered = await recover(input, state, app);
+  const role = targets.role;
+  const current = await currentCredential(input, recovered, app, signal);
+  const pendingUser = pendingUserFor(role?.name, role?.strategy ?? "single", current.user);
+  const pending = input.generate([pendingUser, current.user, app?.data.username].filter((u): u is string => u !== undefined));
+  // The value is durable (and marked pending) before any target changes.
+  return begun({ ...recovered, current: current.value, currentUser: current.user, ownedKeys: ownedKeys(input.spec, targets, app) }, rotationId, pending, pendingUser);
+}
+
+/** The state as the targets and the app Secret tell it: the highest version any of them has seen from this rotation. */
+async function recover(input: EngineInput, state: RotationState, app: SecretView | undefined): Promise<RotationState> {
+  const ours = app?.annotations[A.rotatedBy] === input.name;
+  const appVersion = ours ? Number(app?.annotations[A.version] ?? 0) || 0 : 0;
+  let roleVersion = 0;
+  const role = input.targets.role;
+  // A Secret this rotation never took over, and no state either: no value was ever set, no fence to read. (It takes
+  // the Secret over before its first Set, so a Set whose state was lost is always found.)
+  const everRotated = ours || state.resourceVersion !== undefined;
+  if (role !== undefined && everRotated) {
+    const admin = await adminConnection(input);
+    const users = role.strategy === "alternating" ? [role.name, `${role.name}_clone`] : [role.name];
+    for (const user of users) {
+      const fence = await input.ports.postgres.readFence(admin, user);
+      if (fence?.rotation === fenceOf(input, 0).rotation) roleVersion = Math.max(roleVersion, fence.version);
+    }
+  }
+  const version = Math.max(state.version, appVersion, roleVersion);
+  if (state.resourceVersion !== undefined || !ours) return { ...state, version };
+  // The state Secret is gone: the app Secret carries the current value and what the schedule and triggers need.
+  const trigger = app?.annotations[A.lastTrigger];
+  const alternating = role?.strategy === "alternating";
+  return {
+    ...state,
+    version,
+    current: app?.data[input.spec.secretRef.key],
+    currentUser: alternating ? app?.data.username : role?.name,
+    ownedKeys: ownedKeysOf(app?.annotations ?? {}),
+    lastRotatedAt: app?.annotations[A.lastRotatedAt] ?? state.lastRotatedAt,
+    handledTriggers: trigger === undefined ? state.handledTriggers : [trigger],
+  };
+}
+
+interface Credential {
+  value: string | undefined;
+  user: string | undefined;
+}
+
+/**
+ * What apps should read now: the app Secret's value, or the stored one, whichever the target accepts. Another
+ * writer may have put an old value back into the Secret; a stored value that still logs in is never discarded for
+ * it. A target that cannot be reached fails the rotation here, before anything changed.
+ */
+async function currentCredential(input: EngineInput, state: RotationState, app: SecretView | undefined, signal: AbortSignal): Promise<Credential> {
+  const key = input.spec.secretRef.key;
+  const alternating = input.targets.role?.strategy === "alternating";
+  const fromApp: Credential = { value: app?.data[key], user: alternating ? app?.data.username : state.currentUser };
+  const stored: Credential = { value: state.current, user: state.currentUser ?? fromApp.user };
+  const candidates = [fromApp, stored].filter((c, i, all) => c.value !== undefined && all.findIndex((o) => o.value === c.value && o.user === c.user) === i);
+  const login = await loginCheck(input);
+  if (login === undefined || candidates.length === 0) return candidates[0] ?? { value: undefined, user: fromApp.user };
+  for (const c of candidates) {
+    try {
+      await login(c, signal);
+      return c;
+    } catch (e) {
+      if (!(e instanceof AuthenticationError)) throw e;
+    }
+  }
+  // Neither logs in: the rotation about to run sets a value the target accepts.
+  return candidates[0] ?? fromApp;
+}
+
+/** A login with a credential against the target that proves it, or undefined for a Key Vault alone. */
+async function loginCheck(input: EngineInput): Promise<((c: Credential, signal: AbortSignal) => Promise<void>) | undefined> {
+  const { targets, ports } = input;
+  if (targets.role !== undefined) {
+    const admin = await adminConnection(input);
+    const role = targets.role;
+    return (c, signal) => ports.postgres.testLogin({ ...admin, user: c.user ?? role.name, password: c.value ?? "" }, signal);
+  }
+  if (targets.server !== undefined) {
+    const conn = await connectionFrom(input, targets.server.connectionSecretName);
+    return (c, signal) => ports.postgres.testLogin({ ...conn, password: c.value ?? "" }, signal);
+  }
+  return undefined;
 }
 
 /** The app Secret's keys the rotation owns: the key, keys whose value embeds it (a URI), and the username when alternating. */
@@ -167,11 +306,9 @@ async function adopt(input: EngineInput): Promise<SecretView | undefined> {
   const contested = () => keys.flatMap((k) => (app.otherOwners[k] ?? []).map((m) => `${m} (data.${k})`));
   if (by === name && contested().length === 0) return app;
   const data = Object.fromEntries(keys.filter((k) => app.data[k] !== undefined).map((k) => [k, app.data[k] ?? ""]));
-  // Server-side apply removes what this manager applied before and omits now, so the version mark and the
-  // managed label (which the rollout WatchOperation selects on) are applied with every call.
-  const version = app.annotations[A.version];
-  const marks = { [A.rotatedBy]: name, [A.ownedKeys]: keys.join(","), ...(version !== undefined ? { [A.version]: version } : {}) };
-  const after = await k8s.applySecret(spec.secretRef.name, data, marks, MANAGED_LABELS);
+  // Server-side apply removes what this manager applied before and omits now, so every mark and the managed label
+  // (which the rollout WatchOperation selects on) are applied with every call.
+  const after = await k8s.applySecret(spec.secretRef.name, data, { ...carried(app), [A.rotatedBy]: name, [A.ownedKeys]: keys.join(",") }, MANAGED_LABELS, app.resourceVersion);
   const still = keys.flatMap((k) => (after.otherOwners[k] ?? []).map((m) => `${m} (data.${k})`));
   if (still.length > 0) {
     throw new WaitError(
@@ -181,11 +318,17 @@ async function adopt(input: EngineInput): Promise<SecretView | undefined> {
   return after;
 }
 
+/** The marks of the app Secret a rotation keeps when it applies it again without changing the value. */
+function carried(app: SecretView): Record<string, string> {
+  const keep = [A.version, A.lastRotatedAt, A.lastTrigger];
+  return Object.fromEntries(keep.flatMap((k) => (app.annotations[k] === undefined ? [] : [[k, app.annotations[k] ?? ""]])));
+}
+
 async function adminConnection(input: EngineInput): Promise<PostgresConnection> {
-  if (input.postgresAdmin !== undefined) return input.postgresAdmin;
   const admin = input.targets.role?.admin;
-  if (admin?.kind !== "secret") throw new Error("the policy's shared PostgreSQL admin (credentials.postgresAdmin) is not in the step's credentials");
-  return connectionFrom(input, admin.secretName);
+  if (admin?.kind === "secret") return connectionFrom(input, admin.secretName);
+  if (input.postgresAdmin !== undefined) return input.postgresAdmin;
+  throw new Error("the policy's shared PostgreSQL admin (credentials.postgresAdmin) is not in the step's credentials");
 }
 
 async function connectionFrom(input: EngineInput, secretName: string): Promise<PostgresConnection> {
@@ -203,7 +346,7 @@ async function connectionFrom(input: EngineInput, secretName: string): Promise<P
   };
 }
 
-async function setTargets(input: EngineInput, s: RotationState): Promise<void> {
+async function setTargets(input: EngineInput, s: RotationState, signal: AbortSignal): Promise<void> {
   const { targets } = input;
   const pending = s.pending ?? "";
   if (targets.role !== undefined) {
@@ -211,93 +354,139 @@ async function setTargets(input: EngineInput, s: RotationState): Promise<void> {
     const admin = await adminConnection(input);
     const user = s.pendingUser ?? role.name;
     const memberOf = user === role.name ? undefined : role.name;
-    try {
-      await input.ports.postgres.setPassword(admin, user, pending, s.version + 1, memberOf);
-    } catch (e) {
-      // The admin rotating its own password, resumed after the set: only the pending value logs in now.
-      if (!(e instanceof AuthenticationError) || admin.user !== user) throw e;
-      await input.ports.postgres.setPassword({ ...admin, password: pending }, user, pending, s.version + 1, memberOf);
-    }
+    await input.ports.postgres.setPassword(admin, user, pending, fenceOf(input, s.version + 1), memberOf, signal);
   }
   if (targets.server !== undefined) {
     const t = targets.server;
-    await input.ports.flexibleServer.setAdminPassword(t.resourceGroupName, t.serverName, pending);
+    await input.ports.flexibleServer.setAdminPassword(t.resourceGroupName, t.serverName, pending, signal);
   }
 }
 
-async function testTargets(input: EngineInput, s: RotationState): Promise<void> {
-  const { targets } = input;
-  const pending = s.pending ?? "";
-  if (targets.role !== undefined) {
-    const admin = await adminConnection(input);
-    await input.ports.postgres.testLogin({ ...admin, user: s.pendingUser ?? targets.role.name, password: pending });
-  }
-  if (targets.server !== undefined) {
-    const conn = await connectionFrom(input, targets.server.connectionSecretName);
-    await input.ports.postgres.testLogin({ ...conn, password: pending });
+/**
+ * A real login with the new value. After a promotion (the old value is gone) a refusal means the Set did not take:
+ * the same value is set again, fenced as before, and tested once more.
+ */
+async function testTargets(input: EngineInput, s: RotationState, afterPromotion: boolean, signal: AbortSignal): Promise<void> {
+  const login = await loginCheck(input);
+  if (login === undefined) return;
+  const credential = { value: s.pending, user: s.pendingUser };
+  try {
+    await login(credential, signal);
+  } catch (e) {
+    if (!afterPromotion || !(e instanceof AuthenticationError)) throw e;
+    await setTargets(input, s, signal);
+    await login(credential, signal);
   }
 }
 
-async function promote(input: EngineInput, s: RotationState): Promise<void> {
+/**
+ * Writes `to` (the value of `version`) into the app Secret, with every key that embeds the credential. Fenced: a
+ * Secret that already carries a newer version is left alone (StaleError), and the write applies only to the
+ * Secret as it was read (ConflictError otherwise), so a write held up anywhere never lands over a newer one.
+ */
+async function promote(input: EngineInput, s: RotationState, to: Credential, version: number, now: Date): Promise<void> {
   const { spec, name } = input;
   const k8s = input.ports.kubernetes;
-  const pending = s.pending ?? "";
   const app = await k8s.getSecret(spec.secretRef.name);
-  const data: Record<string, string> = { [spec.secretRef.key]: pending };
-  if (input.targets.role?.strategy === "alternating" && s.pendingUser !== undefined) data.username = s.pendingUser;
+  const appVersion = app?.annotations[A.rotatedBy] === name ? Number(app.annotations[A.version] ?? 0) || 0 : 0;
+  if (appVersion > version) throw new StaleError(`Secret ${spec.secretRef.name} already holds version ${appVersion}`);
+  const value = to.value ?? "";
+  const data: Record<string, string> = { [spec.secretRef.key]: value };
+  if (input.targets.role?.strategy === "alternating" && to.user !== undefined) data.username = to.user;
+  const from: Credential = { value: app?.data[spec.secretRef.key] ?? s.current, user: app?.data.username ?? s.currentUser };
   for (const k of s.ownedKeys) {
     const v = app?.data[k];
     if (k === spec.secretRef.key || k === "username" || v === undefined) continue;
-    data[k] = replaceCredential(v, s, pending);
+    data[k] = replaceCredential(v, from, to);
   }
-  // Key Vault first: if it fails, apps have not switched yet; if the Secret then fails, the retry finds the
-  // version already tagged with this rotation and does not write a second one.
-  const kv = input.targets.vault;
-  if (kv !== undefined) {
-    const tags = { "rotation-id": s.rotationId ?? "", "rotation-version": String(s.version + 1), "managed-by": "azplatform.io" };
-    const latest = await input.ports.keyVault.latestTags(kv.vaultName, kv.secretName);
-    if (latest?.["rotation-id"] !== tags["rotation-id"] || latest["rotation-version"] !== tags["rotation-version"]) {
-      await input.ports.keyVault.setSecret(kv.vaultName, kv.secretName, pending, tags);
-    }
-  }
-  await k8s.applySecret(
-    spec.secretRef.name,
-    data,
-    {
-      [A.rotatedBy]: name,
-      [A.ownedKeys]: s.ownedKeys.join(","),
-      [A.version]: String(s.version + 1),
-    },
-    MANAGED_LABELS,
-  );
+  const trigger = s.rotationId?.startsWith("manual:") ? s.rotationId.slice("manual:".length) : (lastTrigger(s) ?? app?.annotations[A.lastTrigger]);
+  const sameVersion = app?.annotations[A.version] === String(version);
+  const marks = {
+    [A.rotatedBy]: name,
+    [A.ownedKeys]: s.ownedKeys.join(","),
+    [A.version]: String(version),
+    [A.lastRotatedAt]: (sameVersion ? app?.annotations[A.lastRotatedAt] : undefined) ?? now.toISOString(),
+    ...(trigger !== undefined ? { [A.lastTrigger]: trigger } : {}),
+  };
+  await k8s.applySecret(spec.secretRef.name, data, marks, MANAGED_LABELS, app?.resourceVersion);
 }
 
-/** Rewrites a value that embeds the credential (a connection URI) for the new one; already-new values stay. */
-function replaceCredential(v: string, s: RotationState, pending: string): string {
-  // In a URI the credential is percent-encoded; elsewhere (a DSN, a JDBC property string) it is verbatim.
+const USER_IN_DSN = /(^|[\s;&?])(user|username|user id|uid)=([^\s;&]*)/gi;
+
+/**
+ * Rewrites a value that embeds the credential (a URI, a DSN `user=... password=...`, a JDBC or ADO.NET string)
+ * for the new one, user included when the users alternate; already-new values stay.
+ */
+function replaceCredential(v: string, from: Credential, to: Credential): string {
+  // In a URI the credential is percent-encoded; elsewhere it is verbatim.
   const uri = /^[a-z][a-z0-9+.-]*:\/\//i.test(v);
   const enc = (x: string) => (uri ? encodeURIComponent(x) : x);
   let out = v;
-  if (s.current !== undefined && s.current !== "") out = out.split(enc(s.current)).join(enc(pending));
-  if (uri && s.currentUser !== undefined && s.pendingUser !== undefined && s.currentUser !== s.pendingUser) {
-    out = out.replace(`//${enc(s.currentUser)}:`, `//${enc(s.pendingUser)}:`);
-  }
-  return out;
+  if (from.value !== undefined && from.value !== "" && to.value !== undefined) out = out.split(enc(from.value)).join(enc(to.value));
+  if (from.user === undefined || to.user === undefined || from.user === to.user) return out;
+  const [fromUser, toUser] = [from.user, to.user];
+  if (uri) out = out.replace(`//${enc(fromUser)}:`, `//${enc(toUser)}:`);
+  return out.replace(USER_IN_DSN, (all, lead: string, k: string, u: string) => (u === fromUser ? `${lead}${k}=${toUser}` : all));
 }
 
-async function roll(input: EngineInput, s: RotationState): Promise<string[]> {
+/** Rolls the workloads that read the Secret, never back: one already at a newer version is left alone. */
+async function roll(input: EngineInput, version: number): Promise<string[]> {
   const { consumers, secretRef } = input.spec;
   if (consumers === "none") return [];
   const k8s = input.ports.kubernetes;
-  const deployments =
-    consumers === "auto" ? (await k8s.listDeployments()).filter((d) => d.secrets.includes(secretRef.name)) : await k8s.listDeployments(consumers.selector.matchLabels);
+  const workloads =
+    consumers === "auto" ? (await k8s.listWorkloads()).filter((w) => w.secrets.includes(secretRef.name)) : await k8s.listWorkloads(consumers.selector.matchLabels);
   const key = rolloutAnnotation(secretRef.name);
   // Derived from the version, so applying it again is a no-op (as kubectl rollout restart and Reloader do).
-  const value = rolloutValue(s.version);
-  for (const d of deployments) {
-    if (d.podTemplateAnnotations[key] !== value) await k8s.setPodTemplateAnnotation(d.name, key, value);
+  const value = rolloutValue(version);
+  for (const w of workloads) {
+    const at = Number(/^v(\d+)$/.exec(w.podTemplateAnnotations[key] ?? "")?.[1] ?? 0);
+    if (at < version) await k8s.setPodTemplateAnnotation(w, key, value);
   }
-  return deployments.map((d) => d.name).sort();
+  return workloads.map((w) => (w.kind === "Deployment" ? w.name : `${w.kind}/${w.name}`)).sort();
+}
+
+/** Key Vault gets the current value as a new version, unless its latest already is it, or is a newer rotation's. */
+async function publish(input: EngineInput, s: RotationState, signal: AbortSignal): Promise<void> {
+  const kv = input.targets.vault;
+  if (kv === undefined || s.current === undefined) return;
+  const latest = await input.ports.keyVault.latest(kv.vaultName, kv.secretName, signal);
+  if (latest?.value === s.current) return;
+  const theirs = latest?.tags["rotated-by"] === `${input.namespace}/${input.name}` ? Number(latest.tags["rotation-version"] ?? 0) : 0;
+  if (theirs > s.version) return;
+  const tags = { "rotation-id": s.rotationId ?? "", "rotation-version": String(s.version), "rotated-by": `${input.namespace}/${input.name}`, "managed-by": "azplatform.io" };
+  await input.ports.keyVault.setSecret(kv.vaultName, kv.secretName, s.current, tags, signal);
+}
+
+/**
+ * Drift: the app Secret (or Key Vault) holds another value than the current one. The value the target accepts
+ * wins: the stored one is written back; an outside value that logs in (someone rotated by hand) becomes the
+ * current one; when neither does, a rotation starts at once and sets one that does.
+ */
+async function verify(input: EngineInput, s: RotationState, signal: AbortSignal): Promise<RotationState> {
+  const app = await input.ports.kubernetes.getSecret(input.spec.secretRef.name);
+  const alternating = input.targets.role?.strategy === "alternating";
+  const held: Credential = { value: app?.data[input.spec.secretRef.key], user: alternating ? app?.data.username : s.currentUser };
+  const stored: Credential = { value: s.current, user: s.currentUser };
+  const drifted = s.current !== undefined && (held.value !== stored.value || held.user !== stored.user || app?.annotations[A.version] !== String(s.version));
+  let state: RotationState = { ...s, verifiedAt: input.clock.now.toISOString() };
+  if (drifted) {
+    const login = await loginCheck(input);
+    const accepts = async (c: Credential) =>
+      login === undefined ||
+      (await login(c, signal).then(
+        () => true,
+        (e: unknown) => {
+          if (e instanceof AuthenticationError) return false;
+          throw e;
+        },
+      ));
+    if (await accepts(stored)) await promote(input, s, stored, s.version, input.clock.now);
+    else if (held.value !== undefined && (await accepts(held))) state = { ...state, current: held.value, currentUser: held.user };
+    else return { ...state, lastRotatedAt: undefined, rotationId: "repair" };
+  }
+  await publish(input, state, signal);
+  return state;
 }
 
 /** Error texts from drivers and SDKs must never carry a value: replace any occurrence with a marker. */

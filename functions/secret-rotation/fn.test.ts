@@ -99,6 +99,14 @@ const IDLE_STATUS = {
 };
 
 describe("SecretRotation RunFunction", () => {
+  it("NoDriftCheckDueMakesZeroExternalCallsAndAsksToBeCalledAtTheCheck", async () => {
+    const seen: ConnectArgs[] = [];
+    const status = { ...IDLE_STATUS, nextCheckAt: "2026-11-24T12:10:00.000Z" };
+    const rsp = await runSecretRotation(request({ xr: xr({}, { status }) }), deps(world(), seen));
+    expect(seen).toEqual([]);
+    expect(rsp.meta?.ttl).toEqual({ seconds: 600, nanos: 0 });
+  });
+
   it("NothingDueMakesZeroExternalCalls", async () => {
     const seen: ConnectArgs[] = [];
     const rsp = await runSecretRotation(request({ xr: xr({}, { status: IDLE_STATUS }) }), deps(world(), seen));
@@ -116,6 +124,7 @@ describe("SecretRotation RunFunction", () => {
     NewManualTrigger: xr({}, { status: { ...IDLE_STATUS, handledTrigger: "1" }, annotations: { "azplatform.io/rotate-now": "2" } }),
     ScheduleChanged: xr({ rotateEvery: "168h" }, { status: IDLE_STATUS }),
     DueTimeReached: xr({}, { status: { ...IDLE_STATUS, nextRotationAt: "2026-11-24T11:59:59.000Z" } }),
+    DriftCheckDue: xr({}, { status: { ...IDLE_STATUS, nextCheckAt: "2026-11-24T11:59:59.000Z" } }),
     NoStatusYet: xr(),
   };
   for (const [name, x] of Object.entries(notCheap)) {
@@ -131,11 +140,12 @@ describe("SecretRotation RunFunction", () => {
     const rsp = await runSecretRotation(request(), deps(w));
     expect(rsp).toEqual(
       response(
-        { currentVersion: 1, lastRotatedAt: NOW.toISOString(), schedule: "720h", phase: "Idle", nextRotationAt: "2026-12-24T12:00:00.000Z" },
+        { currentVersion: 1, lastRotatedAt: NOW.toISOString(), schedule: "720h", phase: "Idle", nextRotationAt: "2026-12-24T12:00:00.000Z", nextCheckAt: "2026-11-24T12:10:00.000Z" },
         {
-          ttl: DAY_S,
+          // Called again at the next drift check, ten minutes on (the policy's default driftCheckEvery).
+          ttl: 600,
           ready: true,
-          results: [res(Severity.SEVERITY_NORMAL, "Rotated", "rotated to version 1; rolled 1 Deployment(s): api")],
+          results: [res(Severity.SEVERITY_NORMAL, "Rotated", "rotated to version 1; rolled 1 workload(s): api")],
           conditions: [cond(true, "Rotated", "version 1, rotated at 2026-11-24T12:00:00.000Z; next rotation at 2026-12-24T12:00:00.000Z")],
         },
       ),

@@ -6,6 +6,7 @@ import { condition, fatalResponse, result } from "../shared/results.ts";
 import { cachedSafeParse } from "../shared/input-cache.ts";
 import { describeIssues } from "../shared/zod-errors.ts";
 import { runRotation, type Outcome } from "./engine.ts";
+import { lastTrigger } from "./state.ts";
 import { RotationPolicy } from "./policy.ts";
 import type { PostgresConnection, Ports } from "./ports.ts";
 import { cronTimes, formatDuration, parseDuration, shortestInterval, type Schedule } from "./schedule.ts";
@@ -29,6 +30,8 @@ export interface ConnectArgs {
 
 export interface RotationDeps {
   now: () => Date;
+  /** Fires when Crossplane gives up on the call: the rotation step in flight stops. */
+  signal?: AbortSignal;
   /** Builds the ports for one call, scoped to the XR's namespace. Not called when nothing is due. */
   connect: (args: ConnectArgs) => Promise<Ports>;
 }
@@ -65,6 +68,10 @@ export async function runSecretRotation(req: RunFunctionRequest, deps: RotationD
   // Schedule, within the policy's fastest allowed rate.
   const fastest = parseDuration(policy.fastestSchedule);
   if (fastest === undefined) return fatalResponse(req, "InvalidPolicy", `the Composition's SecretRotationPolicy input is invalid: fastestSchedule "${policy.fastestSchedule}" is not a duration such as 1h`);
+  const verifyEveryMs = parseDuration(policy.driftCheckEvery);
+  if (verifyEveryMs === undefined || verifyEveryMs <= 0) {
+    return fatalResponse(req, "InvalidPolicy", `the Composition's SecretRotationPolicy input is invalid: driftCheckEvery "${policy.driftCheckEvery}" is not a duration such as 10m`);
+  }
   let schedule: Schedule;
   if (spec.rotateEvery !== undefined) {
     const every = parseDuration(spec.rotateEvery);
@@ -131,13 +138,14 @@ export async function runSecretRotation(req: RunFunctionRequest, deps: RotationD
 
   // Cheap path: the status says nothing is due and no new trigger arrived, so no Azure, Postgres or Kubernetes call.
   const noNewTrigger = trigger === undefined || trigger === "" || trigger === st.handledTrigger;
-  const cheap = st.phase === "Idle" && st.nextRotationAt !== undefined && now < new Date(st.nextRotationAt) && st.schedule === scheduleText && noNewTrigger;
+  const wakeAt = earliest(st.nextRotationAt, st.nextCheckAt);
+  const cheap = st.phase === "Idle" && wakeAt !== undefined && now < wakeAt && st.schedule === scheduleText && noNewTrigger;
   // A failed rotation waiting for its retry time is just as cheap: nothing can happen before then.
   if (st.phase === "Failed" && st.retryAt !== undefined && now < new Date(st.retryAt) && st.schedule === scheduleText && noNewTrigger) {
     return answer(respond(req, { ...st }, ttlUntil(new Date(st.retryAt), now), [condition("RotationSucceeded", false, "RotationFailed", st.lastError ?? `retrying at ${st.retryAt}`)], [], false));
   }
   if (cheap) {
-    return answer(respond(req, { ...st, schedule: scheduleText }, ttlUntil(new Date(st.nextRotationAt ?? 0), now), idleConditions(st.currentVersion ?? 0, st.lastRotatedAt, st.nextRotationAt ?? ""), [], true));
+    return answer(respond(req, { ...st, schedule: scheduleText }, ttlUntil(wakeAt ?? now, now), idleConditions(st.currentVersion ?? 0, st.lastRotatedAt, st.nextRotationAt ?? ""), [], true));
   }
 
   // Outside the try: a failure to build the ports is not the state being unavailable (and the CLI's offline
@@ -150,7 +158,8 @@ export async function runSecretRotation(req: RunFunctionRequest, deps: RotationD
       namespace: xr.metadata.namespace,
       spec,
       targets,
-      clock: { now, schedule, trigger },
+      clock: { now, schedule, trigger, verifyEveryMs },
+      ...(deps.signal !== undefined ? { signal: deps.signal } : {}),
       ports,
       postgresAdmin,
       generate: (avoid) => generatePassword({ length, symbols: spec.generator.symbols, avoid }),
@@ -167,6 +176,11 @@ export async function runSecretRotation(req: RunFunctionRequest, deps: RotationD
   return answer(fromOutcome(req, outcome, scheduleText, now));
 }
 
+function earliest(...times: Array<string | undefined>): Date | undefined {
+  const ms = times.map((t) => Date.parse(t ?? "")).filter((t) => !Number.isNaN(t));
+  return ms.length === 0 ? undefined : new Date(Math.min(...ms));
+}
+
 function lookups(resources: ReturnType<typeof databaseRequirements>): RunFunctionResponse["requirements"] {
   return Object.keys(resources).length === 0 ? undefined : { extraResources: {}, schemas: {}, resources };
 }
@@ -176,14 +190,14 @@ function fromOutcome(req: RunFunctionRequest, o: Outcome, scheduleText: string, 
   const base = {
     currentVersion: s.version,
     ...(s.lastRotatedAt !== undefined ? { lastRotatedAt: s.lastRotatedAt } : {}),
-    ...(s.handledTrigger !== undefined ? { handledTrigger: s.handledTrigger } : {}),
+    ...(lastTrigger(s) !== undefined ? { handledTrigger: lastTrigger(s) } : {}),
     schedule: scheduleText,
   };
   if (o.kind === "Idle") {
-    const next = o.nextAt;
-    const nextAt = next.toISOString();
-    const results = o.rotated ? [result("Normal", "Rotated", `rotated to version ${s.version}; rolled ${o.rolled.length} Deployment(s)${o.rolled.length ? `: ${o.rolled.join(", ")}` : ""}`)] : [];
-    return respond(req, { ...base, phase: "Idle", nextRotationAt: nextAt }, ttlUntil(next, now), idleConditions(s.version, s.lastRotatedAt, nextAt), results, true);
+    const nextAt = o.dueAt.toISOString();
+    const results = o.rotated ? [result("Normal", "Rotated", `rotated to version ${s.version}; rolled ${o.rolled.length} workload(s)${o.rolled.length ? `: ${o.rolled.join(", ")}` : ""}`)] : [];
+    const status = { ...base, phase: "Idle", nextRotationAt: nextAt, nextCheckAt: o.nextAt.toISOString() };
+    return respond(req, status, ttlUntil(o.nextAt, now), idleConditions(s.version, s.lastRotatedAt, nextAt), results, true);
   }
   if (o.kind === "Waiting") {
     return respond(req, { ...base, phase: "Waiting" }, RETRY_WHILE_WAITING_S, [condition("RotationSucceeded", false, "Waiting", o.message)], [result("Normal", "Waiting", o.message)], false);

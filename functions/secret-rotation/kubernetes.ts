@@ -7,13 +7,13 @@ import {
   PatchStrategy,
   setHeaderOptions,
   type KubeConfig,
-  type V1Deployment,
   type V1ManagedFieldsEntry,
+  type V1PodTemplateSpec,
   type V1Secret,
 } from "@kubernetes/client-node";
 import { secretsOf } from "../shared/consumers.ts";
 import { grantHint } from "./identity.ts";
-import { ConflictError, type DeploymentView, type KubernetesPort, type OwnerRef, type SecretView } from "./ports.ts";
+import { ConflictError, type KubernetesPort, type OwnerRef, type SecretView, type WorkloadKind, type WorkloadView } from "./ports.ts";
 
 export const FIELD_MANAGER = "azplatform.io-secret-rotation";
 
@@ -43,8 +43,13 @@ function toView(s: V1Secret): SecretView {
   };
 }
 
-function deploymentView(d: V1Deployment): DeploymentView {
-  return { name: d.metadata?.name ?? "", secrets: secretsOf(d.spec?.template.spec), podTemplateAnnotations: { ...d.spec?.template.metadata?.annotations } };
+interface Workload {
+  metadata?: { name?: string };
+  spec?: { template?: V1PodTemplateSpec };
+}
+
+function workloadView(kind: WorkloadKind, w: Workload): WorkloadView {
+  return { kind, name: w.metadata?.name ?? "", secrets: secretsOf(w.spec?.template?.spec), podTemplateAnnotations: { ...w.spec?.template?.metadata?.annotations } };
 }
 
 export function kubernetesPort(kc: KubeConfig, namespace: string): KubernetesPort {
@@ -108,8 +113,10 @@ export function kubernetesPort(kc: KubeConfig, namespace: string): KubernetesPor
         return fail(`update Secret ${name}`, e);
       }
     },
-    async applySecret(name, data, annotations, labels) {
-      const patch = { apiVersion: "v1", kind: "Secret", metadata: { name, namespace, annotations, labels }, data: Object.fromEntries(Object.entries(data).map(([k, v]) => [k, b64(v)])) };
+    async applySecret(name, data, annotations, labels, resourceVersion) {
+      // A resourceVersion in an applied object is a precondition: the API server answers 409 if the Secret moved on.
+      const metadata = { name, namespace, annotations, labels, ...(resourceVersion !== undefined ? { resourceVersion } : {}) };
+      const patch = { apiVersion: "v1", kind: "Secret", metadata, data: Object.fromEntries(Object.entries(data).map(([k, v]) => [k, b64(v)])) };
       try {
         return toView(
           await core.patchNamespacedSecret({ name, namespace, body: patch, fieldManager: FIELD_MANAGER, force: true }, setHeaderOptions("Content-Type", PatchStrategy.ServerSideApply)),
@@ -118,21 +125,34 @@ export function kubernetesPort(kc: KubeConfig, namespace: string): KubernetesPor
         return fail(`apply Secret ${name}`, e);
       }
     },
-    async listDeployments(matchLabels) {
+    async listWorkloads(matchLabels) {
       const labelSelector = matchLabels === undefined ? undefined : Object.entries(matchLabels).map(([k, v]) => `${k}=${v}`).join(",");
+      const query = { namespace, ...(labelSelector !== undefined ? { labelSelector } : {}) };
       try {
-        const list = await apps.listNamespacedDeployment({ namespace, ...(labelSelector !== undefined ? { labelSelector } : {}) });
-        return list.items.map(deploymentView);
+        const [deployments, statefulSets, daemonSets] = await Promise.all([
+          apps.listNamespacedDeployment(query),
+          apps.listNamespacedStatefulSet(query),
+          apps.listNamespacedDaemonSet(query),
+        ]);
+        return [
+          ...deployments.items.map((w) => workloadView("Deployment", w)),
+          ...statefulSets.items.map((w) => workloadView("StatefulSet", w)),
+          ...daemonSets.items.map((w) => workloadView("DaemonSet", w)),
+        ];
       } catch (e) {
-        return fail("list Deployments", e);
+        return fail("list Deployments, StatefulSets and DaemonSets", e);
       }
     },
-    async setPodTemplateAnnotation(deployment, key, value) {
+    async setPodTemplateAnnotation(workload, key, value) {
       const patch = { spec: { template: { metadata: { annotations: { [key]: value } } } } };
+      const args = { name: workload.name, namespace, body: patch, fieldManager: FIELD_MANAGER };
+      const strategic = setHeaderOptions("Content-Type", PatchStrategy.StrategicMergePatch);
       try {
-        await apps.patchNamespacedDeployment({ name: deployment, namespace, body: patch, fieldManager: FIELD_MANAGER }, setHeaderOptions("Content-Type", PatchStrategy.StrategicMergePatch));
+        if (workload.kind === "Deployment") await apps.patchNamespacedDeployment(args, strategic);
+        else if (workload.kind === "StatefulSet") await apps.patchNamespacedStatefulSet(args, strategic);
+        else await apps.patchNamespacedDaemonSet(args, strategic);
       } catch (e) {
-        fail(`roll Deployment ${deployment}`, e);
+        fail(`roll ${workload.kind} ${workload.name}`, e);
       }
     },
   };

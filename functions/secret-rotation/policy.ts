@@ -54,6 +54,10 @@ export const RotationPolicy = z
       .string()
       .default("1h")
       .describe("The shortest interval a schedule may have (Go duration). Manual triggers are not limited."),
+    driftCheckEvery: z
+      .string()
+      .default("10m")
+      .describe("How often an idle SecretRotation compares the app Secret and Key Vault with the current value and repairs them (Go duration). Calls in between make no external call."),
     credentials: z
       .strictObject({
         azure: z.string().min(1).optional().describe("Name of the step credential with clientId, clientSecret and tenantId (a service principal)."),

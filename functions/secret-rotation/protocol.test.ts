@@ -1,52 +1,69 @@
 import { describe, expect, it } from "vitest";
-import { advanced, backoffMs, begun, failed, nextStep, pendingUserFor, promoted, rolled, type Clock, type Step } from "./protocol.ts";
+import { advanced, backoffMs, begun, failed, nextStep, pendingUserFor, promoted, published, type Clock, type Order, type Step } from "./protocol.ts";
 import { emptyState, fromSecret, toSecret, type RotationState } from "./state.ts";
 
 const NOW = new Date("2026-11-24T12:00:00Z");
 const DAY = 86_400_000;
-const clock = (o: Partial<Clock> = {}): Clock => ({ now: NOW, schedule: { every: 30 * DAY }, trigger: undefined, ...o });
+const clock = (o: Partial<Clock> = {}): Clock => ({ now: NOW, schedule: { every: 30 * DAY }, trigger: undefined, verifyEveryMs: DAY, ...o });
 const state = (o: Partial<RotationState> = {}): RotationState => ({ ...emptyState(), ...o });
 const rotatedAt = (daysAgo: number) => new Date(NOW.getTime() - daysAgo * DAY).toISOString();
 
 describe("nextStep: every phase transition", () => {
-  const cases: Record<string, { s: RotationState; c?: Partial<Clock>; want: Step }> = {
+  const verified = { verifiedAt: NOW.toISOString() };
+  const cases: Record<string, { s: RotationState; c?: Partial<Clock>; order?: Order; want: Step }> = {
     NeverRotatedIsDueAtOnce: { s: state(), want: { kind: "Begin", rotationId: "initial" } },
     NotDueWaitsUntilIntervalAfterLastRotation: {
-      s: state({ lastRotatedAt: rotatedAt(10), version: 3 }),
-      want: { kind: "Wait", why: "NotDue", until: new Date(NOW.getTime() + 20 * DAY) },
+      s: state({ lastRotatedAt: rotatedAt(10), version: 3, ...verified }),
+      c: { verifyEveryMs: 30 * DAY },
+      want: { kind: "Wait", why: "NotDue", until: new Date(NOW.getTime() + 20 * DAY), due: new Date(NOW.getTime() + 20 * DAY) },
     },
+    NotDueWaitsForTheNextDriftCheckWhenItComesFirst: {
+      s: state({ lastRotatedAt: rotatedAt(10), version: 3, ...verified }),
+      want: { kind: "Wait", why: "NotDue", until: new Date(NOW.getTime() + DAY), due: new Date(NOW.getTime() + 20 * DAY) },
+    },
+    NotDueButNeverVerifiedChecksForDrift: { s: state({ lastRotatedAt: rotatedAt(10), version: 3 }), want: { kind: "Verify" } },
     DueBeginsAScheduledRotationNamedByItsDueTime: {
       s: state({ lastRotatedAt: rotatedAt(31), version: 3 }),
       want: { kind: "Begin", rotationId: `scheduled:${new Date(NOW.getTime() - DAY).toISOString()}` },
     },
     CronScheduleWaitsForTheNextRunAfterLastRotation: {
-      s: state({ lastRotatedAt: "2026-11-24T03:00:00Z", version: 1 }),
-      c: { schedule: { cron: "0 3 * * 1" } },
-      want: { kind: "Wait", why: "NotDue", until: new Date("2026-11-30T03:00:00Z") },
+      s: state({ lastRotatedAt: "2026-11-24T03:00:00Z", version: 1, ...verified }),
+      c: { schedule: { cron: "0 3 * * 1" }, verifyEveryMs: 30 * DAY },
+      want: { kind: "Wait", why: "NotDue", until: new Date("2026-11-30T03:00:00Z"), due: new Date("2026-11-30T03:00:00Z") },
     },
     NewManualTriggerBeginsAtOnce: { s: state({ lastRotatedAt: rotatedAt(1), version: 3 }), c: { trigger: "2" }, want: { kind: "Begin", rotationId: "manual:2" } },
     HandledManualTriggerDoesNothing: {
-      s: state({ lastRotatedAt: rotatedAt(1), version: 3, handledTrigger: "2" }),
-      c: { trigger: "2" },
-      want: { kind: "Wait", why: "NotDue", until: new Date(NOW.getTime() + 29 * DAY) },
+      s: state({ lastRotatedAt: rotatedAt(1), version: 3, handledTriggers: ["2"], ...verified }),
+      c: { trigger: "2", verifyEveryMs: 30 * DAY },
+      want: { kind: "Wait", why: "NotDue", until: new Date(NOW.getTime() + 29 * DAY), due: new Date(NOW.getTime() + 29 * DAY) },
+    },
+    // A stale call still carries an older trigger: handled once, it is never handled again.
+    OlderHandledTriggerDoesNothing: {
+      s: state({ lastRotatedAt: rotatedAt(1), version: 4, handledTriggers: ["1", "2"], ...verified }),
+      c: { trigger: "1", verifyEveryMs: 30 * DAY },
+      want: { kind: "Wait", why: "NotDue", until: new Date(NOW.getTime() + 29 * DAY), due: new Date(NOW.getTime() + 29 * DAY) },
     },
     PendingSetsTheTargets: { s: state({ phase: "Pending", pending: "p" }), want: { kind: "Set" } },
-    SetIsTestedBeforePromotion: { s: state({ phase: "Set", pending: "p" }), want: { kind: "Test" } },
-    TestedIsPromoted: { s: state({ phase: "Tested", pending: "p" }), want: { kind: "Promote" } },
-    PromotedRollsConsumers: { s: state({ phase: "Promoted" }), want: { kind: "Roll" } },
+    OldValueStaysValidSoSetIsTestedBeforePromotion: { s: state({ phase: "Set", pending: "p" }), order: "test-then-promote", want: { kind: "Test" } },
+    TestedIsPromoted: { s: state({ phase: "Tested", pending: "p" }), order: "test-then-promote", want: { kind: "Promote" } },
+    PromotedRollsConsumers: { s: state({ phase: "Promoted" }), order: "test-then-promote", want: { kind: "Roll" } },
+    OldValueEndsAtSetSoAppsGetTheNewOneFirst: { s: state({ phase: "Set", pending: "p" }), want: { kind: "Promote" } },
+    PromotedIsTestedThen: { s: state({ phase: "Promoted", pending: "p" }), want: { kind: "Test" } },
+    TestedAfterPromotionRolls: { s: state({ phase: "Tested", pending: "p" }), want: { kind: "Roll" } },
+    RolledPublishesToKeyVault: { s: state({ phase: "Rolled" }), want: { kind: "Publish" } },
     FailureWaitsForItsRetryTimeInAnyPhase: {
       s: state({ phase: "Set", failures: 2, retryAt: "2026-11-24T12:01:00Z" }),
       c: { trigger: "3" },
       want: { kind: "Wait", why: "Backoff", until: new Date("2026-11-24T12:01:00Z") },
     },
-    RetryTimePassedResumesThePhase: { s: state({ phase: "Set", failures: 2, retryAt: "2026-11-24T11:59:00Z" }), want: { kind: "Test" } },
+    RetryTimePassedResumesThePhase: { s: state({ phase: "Set", failures: 2, retryAt: "2026-11-24T11:59:00Z" }), want: { kind: "Promote" } },
     TriggerDuringARotationWaitsForItToFinish: { s: state({ phase: "Pending", pending: "p" }), c: { trigger: "9" }, want: { kind: "Set" } },
   };
-  for (const [name, { s, c, want }] of Object.entries(cases)) it(name, () => expect(nextStep(s, clock(c))).toEqual(want));
+  for (const [name, { s, c, order, want }] of Object.entries(cases)) it(name, () => expect(nextStep(s, clock(c), order ?? "promote-then-test")).toEqual(want));
 });
 
 describe("state after each step", () => {
-  const idle = state({ version: 4, current: "old", currentUser: "app", previous: "older", lastRotatedAt: rotatedAt(31), handledTrigger: "1" });
+  const idle = state({ version: 4, current: "old", currentUser: "app", previous: "older", lastRotatedAt: rotatedAt(31), handledTriggers: ["1"] });
   it("Begin records the pending value and user, and clears failures", () => {
     expect(begun({ ...idle, failures: 2, lastError: "x", retryAt: "t" }, "manual:2", "new", "app_clone")).toEqual({
       ...idle,
@@ -72,16 +89,16 @@ describe("state after each step", () => {
       current: "new",
       currentUser: "app_clone",
       lastRotatedAt: NOW.toISOString(),
-      handledTrigger: "2",
+      handledTriggers: ["1", "2"],
     });
   });
   it("a scheduled Promote keeps the last handled trigger", () => {
     const t = advanced(begun(idle, "scheduled:x", "new", undefined), "Tested");
-    expect(promoted(t, NOW)).toMatchObject({ handledTrigger: "1", currentUser: "app" });
+    expect(promoted(t, NOW)).toMatchObject({ handledTriggers: ["1"], currentUser: "app" });
   });
-  it("Roll returns to Idle and forgets the pending value", () => {
-    const p = promoted(advanced(begun(idle, "manual:2", "new", "app_clone"), "Tested"), NOW);
-    expect(rolled(p)).toEqual({ ...p, phase: "Idle", pending: undefined, pendingUser: undefined });
+  it("Publish returns to Idle, forgets the pending value and counts as a drift check", () => {
+    const p = advanced(promoted(advanced(begun(idle, "manual:2", "new", "app_clone"), "Tested"), NOW), "Rolled");
+    expect(published(p, NOW)).toEqual({ ...p, phase: "Idle", pending: undefined, pendingUser: undefined, verifiedAt: NOW.toISOString() });
   });
   it("a failure keeps phase and pending, counts, and backs off exponentially up to an hour", () => {
     const p = begun(idle, "manual:2", "new", undefined);
@@ -115,7 +132,8 @@ describe("state Secret round-trip", () => {
       pendingUser: "app_clone",
       rotationId: "manual:2",
       lastRotatedAt: "2026-11-01T00:00:00.000Z",
-      handledTrigger: "1",
+      handledTriggers: ["1", "a,b", 'with "quotes"'],
+      verifiedAt: "2026-11-02T00:00:00.000Z",
       ownedKeys: ["password", "uri"],
       failures: 1,
       lastError: "Test failed: refused",

@@ -1,39 +1,61 @@
 // The rotation protocol as pure functions: which step comes next, and the state after each step.
-// Staged like AWS Secrets Manager rotation: create pending -> set in the target -> test -> promote -> roll.
+// Staged like AWS Secrets Manager rotation: create pending -> set in the target -> test -> promote -> roll, then
+// publish to Key Vault. Where setting the new value ends the old one (a single role, a server's admin), the apps get
+// it right after Set and the test follows: once the target accepts a value, holding it back only breaks the apps.
+// Key Vault comes last, so its failure never keeps a value the target accepts from the apps.
 import { nextDue, type Schedule } from "./schedule.ts";
-import type { RotationState } from "./state.ts";
+import { HANDLED_TRIGGERS_KEPT, type RotationState } from "./state.ts";
 
 export type Step =
-  | { kind: "Wait"; until: Date; why: "NotDue" | "Backoff" }
+  | { kind: "Wait"; until: Date; why: "NotDue" | "Backoff"; due?: Date }
   | { kind: "Begin"; rotationId: string }
   | { kind: "Set" }
   | { kind: "Test" }
   | { kind: "Promote" }
-  | { kind: "Roll" };
+  | { kind: "Roll" }
+  | { kind: "Publish" }
+  /** Compare the app Secret and Key Vault with the current value, and repair them (drift). */
+  | { kind: "Verify" };
 
 export interface Clock {
   now: Date;
   schedule: Schedule;
   /** Value of the rotate-now annotation, if any. */
   trigger: string | undefined;
+  /** How often an idle rotation checks for drift, in ms. */
+  verifyEveryMs: number;
 }
 
-export function nextStep(s: RotationState, c: Clock): Step {
+/** Whether the old value stays valid after Set (alternating users): then the new one is tested before apps get it. */
+export type Order = "test-then-promote" | "promote-then-test";
+
+export const isNewTrigger = (s: RotationState, trigger: string | undefined): trigger is string =>
+  trigger !== undefined && trigger !== "" && !s.handledTriggers.includes(trigger);
+
+/** When an idle rotation next looks at the app Secret and Key Vault. */
+export const nextVerify = (s: RotationState, c: Clock): Date => new Date((s.verifiedAt === undefined ? 0 : Date.parse(s.verifiedAt)) + c.verifyEveryMs);
+
+export function nextStep(s: RotationState, c: Clock, order: Order): Step {
   if (s.retryAt !== undefined && c.now < new Date(s.retryAt)) return { kind: "Wait", until: new Date(s.retryAt), why: "Backoff" };
+  const testFirst = order === "test-then-promote";
   switch (s.phase) {
     case "Pending":
       return { kind: "Set" };
     case "Set":
-      return { kind: "Test" };
+      return testFirst ? { kind: "Test" } : { kind: "Promote" };
     case "Tested":
-      return { kind: "Promote" };
+      return testFirst ? { kind: "Promote" } : { kind: "Roll" };
     case "Promoted":
-      return { kind: "Roll" };
+      return testFirst ? { kind: "Roll" } : { kind: "Test" };
+    case "Rolled":
+      return { kind: "Publish" };
     case "Idle": {
-      if (c.trigger !== undefined && c.trigger !== "" && c.trigger !== s.handledTrigger) return { kind: "Begin", rotationId: `manual:${c.trigger}` };
+      if (isNewTrigger(s, c.trigger)) return { kind: "Begin", rotationId: `manual:${c.trigger}` };
       const due = nextDue(c.schedule, s.lastRotatedAt === undefined ? undefined : new Date(s.lastRotatedAt));
       if (c.now >= due) return { kind: "Begin", rotationId: s.lastRotatedAt === undefined ? "initial" : `scheduled:${due.toISOString()}` };
-      return { kind: "Wait", until: due, why: "NotDue" };
+      const verify = nextVerify(s, c);
+      if (c.now >= verify) return { kind: "Verify" };
+      return { kind: "Wait", until: verify < due ? verify : due, why: "NotDue", due };
     }
   }
 }
@@ -51,7 +73,7 @@ export function begun(s: RotationState, rotationId: string, pending: string, pen
   return ok({ ...s, phase: "Pending", rotationId, pending, pendingUser });
 }
 
-export function advanced(s: RotationState, phase: "Set" | "Tested"): RotationState {
+export function advanced(s: RotationState, phase: "Set" | "Tested" | "Rolled"): RotationState {
   return ok({ ...s, phase });
 }
 
@@ -65,12 +87,13 @@ export function promoted(s: RotationState, now: Date): RotationState {
     current: s.pending,
     currentUser: s.pendingUser ?? s.currentUser,
     lastRotatedAt: now.toISOString(),
-    handledTrigger: s.rotationId?.startsWith("manual:") ? s.rotationId.slice("manual:".length) : s.handledTrigger,
+    handledTriggers: s.rotationId?.startsWith("manual:") ? [...s.handledTriggers, s.rotationId.slice("manual:".length)].slice(-HANDLED_TRIGGERS_KEPT) : s.handledTriggers,
   });
 }
 
-export function rolled(s: RotationState): RotationState {
-  return ok({ ...s, phase: "Idle", pending: undefined, pendingUser: undefined });
+/** Published (or nothing to publish): the rotation is done, the pending value is the current one. */
+export function published(s: RotationState, now: Date): RotationState {
+  return ok({ ...s, phase: "Idle", pending: undefined, pendingUser: undefined, verifiedAt: now.toISOString() });
 }
 
 const BACKOFF_BASE_MS = 30_000;

@@ -1,10 +1,14 @@
 // The durable state of a SecretRotation: one Secret in its namespace, written only with compare-and-swap on
 // resourceVersion, so every replica of the function sees the same phase and no two write conflicting steps.
+// It is a cache of what the targets and the app Secret say, plus the one thing only it holds: the pending value
+// between Begin and Promote. Lost, it is rebuilt from the app Secret and the role's fence (engine.ts recover()).
 import { OWNED_KEYS, ROTATED_BY, ROTATION_VERSION } from "../shared/rotation-contract.ts";
 import type { SecretView } from "./ports.ts";
 
-export type Phase = "Idle" | "Pending" | "Set" | "Tested" | "Promoted";
-export const PHASES: readonly Phase[] = ["Idle", "Pending", "Set", "Tested", "Promoted"];
+export type Phase = "Idle" | "Pending" | "Set" | "Tested" | "Promoted" | "Rolled";
+export const PHASES: readonly Phase[] = ["Idle", "Pending", "Set", "Tested", "Promoted", "Rolled"];
+/** How many handled manual triggers are remembered, so a stale call can never run one again. */
+export const HANDLED_TRIGGERS_KEPT = 32;
 
 export interface RotationState {
   resourceVersion: string | undefined;
@@ -19,7 +23,10 @@ export interface RotationState {
   pendingUser: string | undefined;
   rotationId: string | undefined;
   lastRotatedAt: string | undefined;
-  handledTrigger: string | undefined;
+  /** The most recent manual triggers handled, newest last. */
+  handledTriggers: string[];
+  /** When the app Secret and Key Vault were last compared with the current value. */
+  verifiedAt: string | undefined;
   /** Keys of the app Secret the rotation owns (the value, values derived from it, the username when alternating). */
   ownedKeys: string[];
   failures: number;
@@ -32,13 +39,16 @@ export const A = {
   version: ROTATION_VERSION,
   rotationId: "rotation.azplatform.io/rotation-id",
   lastRotatedAt: "rotation.azplatform.io/last-rotated-at",
-  handledTrigger: "rotation.azplatform.io/handled-trigger",
+  handledTriggers: "rotation.azplatform.io/handled-triggers",
+  verifiedAt: "rotation.azplatform.io/verified-at",
   ownedKeys: OWNED_KEYS,
   failures: "rotation.azplatform.io/failures",
   lastError: "rotation.azplatform.io/last-error",
   retryAt: "rotation.azplatform.io/retry-at",
   /** On the app Secret: which SecretRotation manages it. The Database function stops writing owned keys then. */
   rotatedBy: ROTATED_BY,
+  /** On the app Secret: the manual trigger its value answered, so a lost state never runs it again. */
+  lastTrigger: "rotation.azplatform.io/last-trigger",
 } as const;
 
 export const STATE_LABEL = "rotation.azplatform.io/state-of";
@@ -59,7 +69,8 @@ export function emptyState(): RotationState {
     pendingUser: undefined,
     rotationId: undefined,
     lastRotatedAt: undefined,
-    handledTrigger: undefined,
+    handledTriggers: [],
+    verifiedAt: undefined,
     ownedKeys: [],
     failures: 0,
     lastError: undefined,
@@ -77,7 +88,8 @@ export function fromSecret(s: SecretView): RotationState {
     version: Number(a[A.version] ?? 0) || 0,
     rotationId: a[A.rotationId],
     lastRotatedAt: a[A.lastRotatedAt],
-    handledTrigger: a[A.handledTrigger],
+    handledTriggers: parseList(a[A.handledTriggers]),
+    verifiedAt: a[A.verifiedAt],
     ownedKeys: (a[A.ownedKeys] ?? "").split(",").filter((k) => k !== ""),
     failures: Number(a[A.failures] ?? 0) || 0,
     lastError: a[A.lastError],
@@ -99,10 +111,23 @@ export function toSecret(state: RotationState): { data: Record<string, string>; 
   };
   put(A.rotationId, state.rotationId);
   put(A.lastRotatedAt, state.lastRotatedAt);
-  put(A.handledTrigger, state.handledTrigger);
+  if (state.handledTriggers.length > 0) annotations[A.handledTriggers] = JSON.stringify(state.handledTriggers.slice(-HANDLED_TRIGGERS_KEPT));
+  put(A.verifiedAt, state.verifiedAt);
   put(A.ownedKeys, state.ownedKeys.join(","));
   if (state.failures > 0) annotations[A.failures] = String(state.failures);
   put(A.lastError, state.lastError);
   put(A.retryAt, state.retryAt);
   return { data, annotations };
 }
+
+/** Triggers are any annotation value a user writes: kept as a JSON list, and an unreadable one as none. */
+function parseList(text: string | undefined): string[] {
+  try {
+    const v: unknown = JSON.parse(text ?? "[]");
+    return Array.isArray(v) ? v.filter((t): t is string => typeof t === "string") : [];
+  } catch {
+    return [];
+  }
+}
+
+export const lastTrigger = (s: RotationState): string | undefined => s.handledTriggers[s.handledTriggers.length - 1];

@@ -67,7 +67,7 @@ export const RotationSpec = z
         z.strictObject({ selector: z.strictObject({ matchLabels: z.record(z.string(), z.string()) }) }),
       ])
       .default("auto")
-      .describe("Deployments to roll after a rotation: auto (those in this namespace that reference the Secret), none, or {selector: {matchLabels}}."),
+      .describe("Workloads (Deployments, StatefulSets, DaemonSets) to roll after a rotation: auto (those in this namespace that reference the Secret), none, or {selector: {matchLabels}}."),
   })
   .refine((s) => (s.rotateEvery === undefined) !== (s.schedule === undefined), {
     message: "set exactly one of rotateEvery or schedule",
@@ -91,6 +91,7 @@ export const RotationXR = z.object({
       currentVersion: z.number().optional(),
       lastRotatedAt: z.string().optional(),
       nextRotationAt: z.string().optional(),
+      nextCheckAt: z.string().optional(),
       handledTrigger: z.string().optional(),
       retryAt: z.string().optional(),
       schedule: z.string().optional(),

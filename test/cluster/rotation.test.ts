@@ -6,6 +6,8 @@ import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { readDocs } from "../../cli/yaml.ts";
 import { startAzureFake, type AzureFake } from "../servers/azure/index.ts";
+import { issueServingCert } from "../servers/azure/tls.ts";
+import { makeTestPki } from "../support/certs.ts";
 import { startPostgres, type TestPostgres } from "../support/postgres.ts";
 import { REPO_ROOT } from "../support/proto-client.ts";
 import { cluster, conditionOf, eventually, optIn, useFunctionServer } from "./context.ts";
@@ -41,8 +43,11 @@ beforeAll(async () => {
   await admin.apply({ apiVersion: "v1", kind: "Namespace", metadata: { name: NS } }, { fieldManager: "platform" });
   await admin.apply(optIn(NS), { fieldManager: "platform" });
   await portIsFree(PRIVATE_ADDRESS, 5432);
-  pg = await startPostgres({ host: PRIVATE_ADDRESS, port: 5432, tls: { certPem: info.pki.server, keyPem: info.pki.serverKey } });
-  azure = await startAzureFake({ vaults: ["kv-team-ledger"], retryAfterSeconds: 1 });
+  // One test CA for Azure's endpoints and the server's certificate, which names the address its FQDN resolves to:
+  // the function verifies both, with the CA added to its trust store as a public root would be.
+  const pki = await makeTestPki();
+  pg = await startPostgres({ host: PRIVATE_ADDRESS, port: 5432, tls: await issueServingCert(pki.ca, [PRIVATE_ADDRESS]) });
+  azure = await startAzureFake({ vaults: ["kv-team-ledger"], retryAfterSeconds: 1, pki });
   // The Azure credential the Composition's step reads, as the platform team stores it.
   await admin.apply(
     { apiVersion: "v1", kind: "Secret", metadata: { name: "secret-rotation-azure", namespace: CROSSPLANE_NAMESPACE }, stringData: { clientId: azure.clientId, clientSecret: azure.clientSecret, tenantId: azure.tenantId } },
@@ -122,7 +127,9 @@ describe("SecretRotation of a Database's admin password through real Crossplane"
       },
       { fieldManager: ENGINEER },
     );
-    const rotation = await eventually(admin, ROTATION, "rotated once (phase Idle, version 1)", (o) => o.status?.phase === "Idle" && o.status?.currentVersion === 1, 180_000);
+    // Core applies the function's status and its conditions in separate writes: wait for both.
+    const rotated = (o: Obj) => o.status?.phase === "Idle" && o.status?.currentVersion === 1 && conditionOf(o, "RotationSucceeded")?.status === "True";
+    const rotation = await eventually(admin, ROTATION, "rotated once (phase Idle, version 1, RotationSucceeded)", rotated, 180_000);
     expect(conditionOf(rotation, "RotationSucceeded")).toMatchObject({ status: "True", reason: "Rotated" });
 
     const after = await admin.get(secretRef("ledger-db"));
@@ -159,7 +166,7 @@ describe("SecretRotation of a Database's admin password through real Crossplane"
   });
 
   it("a SecretRotation in another namespace naming this Database is refused by the function before it touches anything", async () => {
-    const hostile = { ...ROTATION, namespace: "team-marketing", name: "steal-ledger-admin" };
+    const hostile = { ...ROTATION, namespace: "team-growth", name: "steal-ledger-admin" };
     await admin.apply({ apiVersion: "v1", kind: "Namespace", metadata: { name: hostile.namespace } }, { fieldManager: "platform" });
     await admin.apply(optIn(hostile.namespace), { fieldManager: "platform" });
     const before = await admin.get(secretRef("ledger-db"));
@@ -175,7 +182,7 @@ describe("SecretRotation of a Database's admin password through real Crossplane"
       { fieldManager: ENGINEER },
     );
     const refused = await eventually(admin, hostile, "Synced=False", (o) => conditionOf(o, "Synced")?.status === "False", 60_000);
-    expect(conditionOf(refused, "Synced")?.message).toContain('spec.targets.flexibleServerAdmin.databaseRef: Database "ledger" does not exist in namespace team-marketing');
+    expect(conditionOf(refused, "Synced")?.message).toContain('spec.targets.flexibleServerAdmin.databaseRef: Database "ledger" does not exist in namespace team-growth');
     expect(azure.calls().length).toBe(patches);
     expect((await admin.get(secretRef("ledger-db"))).metadata.resourceVersion).toBe(before.metadata.resourceVersion);
     expect(await admin.find({ apiVersion: "v1", kind: "Secret", namespace: hostile.namespace, name: "steal-ledger-admin-rotation-state" })).toBeUndefined();

@@ -4,8 +4,10 @@
 import {
   AuthenticationError,
   ConflictError,
+  RoleClaimedError,
   StaleError,
-  type DeploymentView,
+  type WorkloadKind,
+  type WorkloadView,
   type PostgresConnection,
   type Ports,
   type SecretView,
@@ -26,9 +28,12 @@ export class Crash extends Error {}
 
 export interface World {
   secrets: Map<string, StoredSecret>;
-  deployments: Map<string, { secrets: string[]; annotations: Record<string, string>; rollouts: number }>;
-  /** role -> password, and the fencing version it was set with */
-  roles: Map<string, { password: string; version: number; memberOf?: string }>;
+  /** Workloads by name (a Deployment unless `kind` says otherwise). */
+  deployments: Map<string, { kind?: WorkloadKind; secrets: string[]; annotations: Record<string, string>; rollouts: number }>;
+  /** Every value set on a target (a role, a server's admin, a Key Vault version), in order: "one value" means one value. */
+  valuesSet: string[];
+  /** role -> password, and the fence it was set with (no rotation: never fenced; version 0 then) */
+  roles: Map<string, { password: string; version: number; rotation?: string; memberOf?: string }>;
   adminPasswords: Map<string, string>;
   vault: Array<{ name: string; value: string; tags: Record<string, string> }>;
   /** Every externally visible change, in order. */
@@ -44,10 +49,10 @@ export interface World {
 }
 
 export function newWorld(): World {
-  return { secrets: new Map(), deployments: new Map(), roles: new Map(), adminPasswords: new Map(), vault: [], mutations: [], calls: [], failing: new Map(), rv: 1 };
+  return { secrets: new Map(), deployments: new Map(), valuesSet: [], roles: new Map(), adminPasswords: new Map(), vault: [], mutations: [], calls: [], failing: new Map(), rv: 1 };
 }
 
-function view(s: StoredSecret, self: string): SecretView {
+export function view(s: StoredSecret, self: string): SecretView {
   const otherOwners: Record<string, string[]> = {};
   for (const [k, ms] of Object.entries(s.owners)) {
     const others = ms.filter((m) => m !== self);
@@ -97,9 +102,12 @@ export function memoryPorts(w: World, manager = ROTATION_MANAGER): Ports {
         mutated(`replace ${name} ${annotations["rotation.azplatform.io/phase"] ?? ""}`.trim());
         return view(s, manager);
       },
-      async applySecret(name, data, annotations, labels) {
+      async applySecret(name, data, annotations, labels, resourceVersion) {
         call("k8s.applySecret");
         let s = secret(name);
+        if (resourceVersion !== undefined && String(s?.resourceVersion ?? "") !== resourceVersion) {
+          throw new ConflictError(`Operation cannot be fulfilled on secrets "${name}": the object has been modified`);
+        }
         if (s === undefined) {
           s = { data: {}, annotations: {}, labels: {}, resourceVersion: w.rv, owners: {} };
           w.secrets.set(name, s);
@@ -116,36 +124,48 @@ export function memoryPorts(w: World, manager = ROTATION_MANAGER): Ports {
         mutated(`apply ${name} ${Object.keys(data).sort().join(",")}`);
         return view(s, manager);
       },
-      async listDeployments(matchLabels) {
-        call("k8s.listDeployments");
-        const out: DeploymentView[] = [];
+      async listWorkloads(matchLabels) {
+        call("k8s.listWorkloads");
+        const out: WorkloadView[] = [];
         for (const [name, d] of w.deployments) {
           if (matchLabels !== undefined && !name.startsWith(matchLabels.app ?? "")) continue;
-          out.push({ name, secrets: d.secrets, podTemplateAnnotations: { ...d.annotations } });
+          out.push({ kind: d.kind ?? "Deployment", name, secrets: d.secrets, podTemplateAnnotations: { ...d.annotations } });
         }
         return out;
       },
-      async setPodTemplateAnnotation(name, key, value) {
+      async setPodTemplateAnnotation({ name }, key, value) {
         call("k8s.setPodTemplateAnnotation");
         const d = w.deployments.get(name);
-        if (d === undefined) throw new Error(`deployments.apps "${name}" not found`);
+        if (d === undefined) throw new Error(`workload "${name}" not found`);
         if (d.annotations[key] !== value) d.rollouts++;
         d.annotations[key] = value;
         mutated(`roll ${name} ${value}`);
       },
     },
     postgres: {
-      async setPassword(admin: PostgresConnection, role, password, version, memberOf) {
+      async setPassword(admin: PostgresConnection, role, password, fence, memberOf, signal) {
         call("postgres.setPassword");
+        signal?.throwIfAborted();
         login(w, admin.user, admin.password);
         const r = w.roles.get(role);
         if (r === undefined && memberOf === undefined) throw new Error(`role "${role}" does not exist`);
-        if (r !== undefined && r.version > version) throw new StaleError(`role ${role} is at rotation version ${r.version}`);
-        w.roles.set(role, { password, version, ...(memberOf ? { memberOf } : {}) });
-        mutated(`alter role ${role} v${version}`);
+        if (r?.rotation !== undefined && r.rotation !== fence.rotation) {
+          throw new RoleClaimedError(`role "${role}" is rotated by SecretRotation ${r.rotation}; to hand it over, remove [azplatform.io/rotation ${r.rotation} v=${r.version}] from its comment`);
+        }
+        if (r !== undefined && r.version > fence.version) throw new StaleError(`role ${role} is at rotation version ${r.version}`);
+        w.roles.set(role, { password, version: fence.version, rotation: fence.rotation, ...(memberOf ? { memberOf } : {}) });
+        w.valuesSet.push(password);
+        mutated(`alter role ${role} v${fence.version}`);
       },
-      async testLogin(c) {
+      async readFence(admin, role) {
+        call("postgres.readFence");
+        login(w, admin.user, admin.password);
+        const r = w.roles.get(role);
+        return r?.rotation === undefined ? undefined : { rotation: r.rotation, version: r.version };
+      },
+      async testLogin(c, signal) {
         call("postgres.testLogin");
+        signal?.throwIfAborted();
         login(w, c.user, c.password);
       },
     },
@@ -153,19 +173,22 @@ export function memoryPorts(w: World, manager = ROTATION_MANAGER): Ports {
       async setAdminPassword(rg, server, password) {
         call("arm.setAdminPassword");
         w.adminPasswords.set(`${rg}/${server}`, password);
+        w.valuesSet.push(password);
         const admin = w.roles.get("pgadmin");
         if (admin) admin.password = password;
         mutated(`arm patch ${server}`);
       },
     },
     keyVault: {
-      async latestTags(vault, name) {
-        await call("kv.latestTags");
-        return w.vault.filter((v) => v.name === `${vault}/${name}`).at(-1)?.tags;
+      async latest(vault, name) {
+        await call("kv.latest");
+        const v = w.vault.filter((x) => x.name === `${vault}/${name}`).at(-1);
+        return v === undefined ? undefined : { value: v.value, tags: v.tags };
       },
       async setSecret(vault, name, value, tags) {
         call("kv.setSecret");
         w.vault.push({ name: `${vault}/${name}`, value, tags });
+        w.valuesSet.push(value);
         mutated(`kv set ${name} ${tags["rotation-version"]}`);
       },
     },

@@ -8,10 +8,19 @@ import type { PostgresConnection } from "../../functions/secret-rotation/ports.t
 import { freePort } from "./server-process.ts";
 
 export interface TestPostgres {
+  /**
+   * An administrator as Azure makes it: LOGIN CREATEROLE CREATEDB, not a superuser, so (PostgreSQL 16+) it may
+   * alter only the roles it created or was granted WITH ADMIN OPTION.
+   */
   admin: PostgresConnection;
+  /** The bootstrap superuser, for the tests' own setup and checks. */
+  superuser: PostgresConnection;
   /** Everything the server logged; it runs with log_statement=all. */
   log: string[];
+  /** Runs one statement as the superuser. */
   query(sql: string, params?: unknown[]): Promise<pg.QueryResult>;
+  /** A session of these credentials, to be ended by the caller. */
+  connect(user: string, password: string, database?: string): Promise<pg.Client>;
   /** Whether these credentials log in right now. */
   canLogin(user: string, password: string): Promise<boolean>;
   stop(): Promise<void>;
@@ -22,6 +31,8 @@ export interface PostgresOptions {
   host?: string;
   /** Default: a free port. */
   port?: number;
+  /** Also listen on these addresses, e.g. 127.0.0.2 to reach the server under an address its certificate lacks. */
+  moreHosts?: string[];
   /** Serve TLS with this certificate, as Azure does (clients then use sslmode=require). */
   tls?: { certPem: string; keyPem: string };
 }
@@ -43,7 +54,7 @@ export async function startPostgres(opts: PostgresOptions = {}): Promise<TestPos
     authMethod: "scram-sha-256",
     persistent: false,
     createPostgresUser: process.getuid?.() === 0,
-    postgresFlags: ["-c", `listen_addresses=${host}`, "-c", "log_statement=all", "-c", "fsync=off", ...(opts.tls ? ["-c", "ssl=on"] : [])],
+    postgresFlags: ["-c", `listen_addresses=${[host, ...(opts.moreHosts ?? [])].join(",")}`, "-c", "log_statement=all", "-c", "fsync=off", ...(opts.tls ? ["-c", "ssl=on"] : [])],
     onLog: (m) => log.push(String(m)),
     onError: (m) => log.push(String(m)),
   });
@@ -58,24 +69,29 @@ export async function startPostgres(opts: PostgresOptions = {}): Promise<TestPos
     }
   }
   await server.start();
-  const admin: PostgresConnection = { host, port, database: "postgres", user: "postgres", password, sslmode: "disable" };
-  const connect = async (user: string, pw: string) => {
-    const c = new pg.Client({ host, port, database: "postgres", user, password: pw, ssl: opts.tls ? { rejectUnauthorized: false } : false });
+  const superuser: PostgresConnection = { host, port, database: "postgres", user: "postgres", password, sslmode: "disable" };
+  const admin: PostgresConnection = { ...superuser, user: "dbadmin", password: "dbadmin-Passw0rd" };
+  const connect = async (user: string, pw: string, database = "postgres") => {
+    const c = new pg.Client({ host, port, database, user, password: pw, ssl: opts.tls ? { rejectUnauthorized: false } : false });
     c.on("error", () => undefined);
     await c.connect();
     return c;
   };
+  const query = async (sql: string, params?: unknown[]) => {
+    const c = await connect("postgres", password);
+    try {
+      return await c.query(sql, params);
+    } finally {
+      await c.end();
+    }
+  };
+  await query(`CREATE ROLE ${admin.user} LOGIN CREATEROLE CREATEDB PASSWORD ${pg.escapeLiteral(admin.password)}`);
   return {
     admin,
+    superuser,
     log,
-    async query(sql, params) {
-      const c = await connect("postgres", password);
-      try {
-        return await c.query(sql, params);
-      } finally {
-        await c.end();
-      }
-    },
+    query,
+    connect,
     async canLogin(user, pw) {
       try {
         const c = await connect(user, pw);

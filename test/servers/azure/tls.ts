@@ -22,8 +22,8 @@ const KEY_ALGORITHM = { name: "ECDSA", namedCurve: "P-256" } as const;
 const SIGNING_ALGORITHM = { ...KEY_ALGORITHM, hash: "SHA-256" } as const;
 const HOUR_MS = 60 * 60 * 1000;
 
-/** Issues a serving certificate signed by `ca` (an ECDSA P-256 CA, as makeTestPki makes). */
-export async function issueServingCert(ca: CertAndKey): Promise<{ certPem: string; keyPem: string }> {
+/** Issues a serving certificate signed by `ca` (an ECDSA P-256 CA, as makeTestPki makes), naming `moreIps` too. */
+export async function issueServingCert(ca: CertAndKey, moreIps: string[] = []): Promise<{ certPem: string; keyPem: string }> {
   x509.cryptoProvider.set(webcrypto);
   const caCert = new x509.X509Certificate(ca.certPem);
   const caKey = await webcrypto.subtle.importKey("pkcs8", x509.PemConverter.decodeFirst(ca.keyPem), KEY_ALGORITHM, false, ["sign"]);
@@ -50,6 +50,7 @@ export async function issueServingCert(ca: CertAndKey): Promise<{ certPem: strin
         { type: "dns", value: AZURE_PUBLIC_CLOUD.loginHost },
         { type: "dns", value: AZURE_PUBLIC_CLOUD.armHost },
         { type: "dns", value: `*${AZURE_PUBLIC_CLOUD.vaultHostSuffix}` },
+        ...moreIps.map((value) => ({ type: "ip" as const, value })),
       ]),
     ],
   });
