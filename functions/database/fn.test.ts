@@ -290,6 +290,8 @@ const readyResources = (w: Partial<ServerWant> = {}) => ({
 // the answer. These are the second calls: no Secret of that name exists yet.
 const LOOKUP = { extraResources: {}, schemas: {}, resources: { "connection-secret": { apiVersion: "v1", kind: "Secret", matchName: "orders-db", namespace: "team-payments" } } };
 const NOT_FOUND = { "connection-secret": { items: [] } };
+const ROTATION = { "secret-rotation": { apiVersion: "azplatform.io/v1alpha1", kind: "SecretRotation", matchName: "orders-pw", namespace: "team-payments" } };
+const LOOKUP_ROTATION = { extraResources: {}, schemas: {}, resources: ROTATION };
 
 const cases: Record<string, { req: RunFunctionRequest; want: RunFunctionResponse }> = {
   NewDatabaseComposesServerDatabaseParameterAndSecret: {
@@ -490,7 +492,12 @@ const withoutRotatedKeys = () => {
 };
 cases.SecretFoundByTheLookupKeepsWhatARotationOwns = {
   req: request({ observed: withoutSecret(), required: found(controlledByXr(rotatedSecret())) }),
-  want: response({ resources: { ...readyResources(), "connection-secret": composed(withoutRotatedKeys(), READY) }, status: FQDN, requirements: LOOKUP, conditions: [READY_CONDITION, APPLIED] }),
+  want: response({
+    resources: { ...readyResources(), "connection-secret": composed(withoutRotatedKeys(), READY) },
+    status: FQDN,
+    requirements: { ...LOOKUP, resources: { ...LOOKUP.resources, ...ROTATION } },
+    conditions: [READY_CONDITION, APPLIED],
+  }),
 };
 cases.SecretReallyGoneIsResetDeliberately = {
   req: request({ observed: withoutSecret(), required: { "connection-secret": { items: [] } } }),
@@ -611,6 +618,26 @@ cases.KeysTakenOverByASecretRotationAreNotApplied = {
       ),
     },
     status: FQDN,
+    // Whether the SecretRotation still exists is asked on every call: its marks bind the Database only while it does.
+    requirements: LOOKUP_ROTATION,
+    conditions: [READY_CONDITION, APPLIED],
+  }),
+};
+// The SecretRotation was deleted: its marks stay on the Secret, but the keys come back to the Database as they are.
+cases.KeysOfADeletedSecretRotationAreAppliedAgainAsTheyAre = {
+  req: request({ observed: { ...everythingReady(), "connection-secret": rotatedSecret() }, required: { "secret-rotation": { items: [] } } }),
+  want: response({
+    resources: { ...readyResources(), "connection-secret": composed(secret({ password: "Rotated-Passw0rd" }), READY) },
+    status: FQDN,
+    requirements: LOOKUP_ROTATION,
+    results: [
+      {
+        severity: Severity.SEVERITY_NORMAL,
+        reason: "RotationRemoved",
+        message: "SecretRotation orders-pw no longer exists; the Database applies password, uri of Secret orders-db again, as they are",
+        target: Target.TARGET_COMPOSITE,
+      },
+    ],
     conditions: [READY_CONDITION, APPLIED],
   }),
 };

@@ -3,7 +3,7 @@ import { Ready, type Resource, type RunFunctionRequest, type RunFunctionResponse
 import { DEFAULT_TTL, condition, fatalResponse, result } from "../shared/results.ts";
 import { cachedSafeParse } from "../shared/input-cache.ts";
 import { sortKeys } from "../shared/sort-keys.ts";
-import { ownedKeysOf } from "../shared/rotation-contract.ts";
+import { ROTATED_BY, ownedKeysOf } from "../shared/rotation-contract.ts";
 import { describeIssues } from "../shared/zod-errors.ts";
 import { RESERVED_DATABASES, storageGbForMb, storageMbForGb, storageTier } from "./azure.ts";
 import { serverName, tags } from "./naming.ts";
@@ -25,6 +25,8 @@ const parseDatabasePolicy = cachedSafeParse(DatabasePolicy);
 export const KEY = {
   server: "server",
   secret: "connection-secret",
+  /** The SecretRotation that marked the connection Secret as its own, looked up to see that it still exists. */
+  rotation: "secret-rotation",
   database: (name: string) => `database-${name}`,
   parameter: (name: string) => `parameter-${name}`,
 };
@@ -199,13 +201,24 @@ export function runDatabase(req: RunFunctionRequest, deps: DatabaseDeps = DEFAUL
   // repeats the previous one's requirements, so the lookup is asked for on every call that still needs it.
   let password = secretValue(secret, "password");
   const lookupNeeded = !secret.exists;
-  const requirements: RunFunctionResponse["requirements"] = lookupNeeded
-    ? { extraResources: {}, schemas: {}, resources: { [KEY.secret]: { apiVersion: "v1", kind: "Secret", matchName: plan.secretName, namespace: plan.namespace } } }
-    : undefined;
   const lookup = lookupNeeded ? req.requiredResources?.[KEY.secret] : undefined;
   const awaitingLookup = lookupNeeded && lookup === undefined;
   // The Secret as it is: observed, or else as the lookup found it.
   const current = secret.exists ? secret : observedFrom(lookup?.items[0]?.resource);
+  // Keys a SecretRotation took over are its own for as long as it exists; once it is deleted they come back here,
+  // with the values the Secret holds (the rotated ones), so its marks never silence the Database for good.
+  const marks = read.obj(read.obj(current.resource.metadata).annotations);
+  const rotatedBy = read.str(marks[ROTATED_BY]);
+  const rotation = rotatedBy === undefined ? undefined : req.requiredResources?.[KEY.rotation];
+  const rotationGone = rotation !== undefined && rotation.items.length === 0;
+  const secretLookup = { apiVersion: "v1", kind: "Secret", matchName: plan.secretName, namespace: plan.namespace };
+  const rotationLookup = { apiVersion: "azplatform.io/v1alpha1", kind: "SecretRotation", matchName: rotatedBy ?? "", namespace: plan.namespace };
+  const lookups = { ...(lookupNeeded ? { [KEY.secret]: secretLookup } : {}), ...(rotatedBy !== undefined ? { [KEY.rotation]: rotationLookup } : {}) };
+  const requirements: RunFunctionResponse["requirements"] = Object.keys(lookups).length > 0 ? { extraResources: {}, schemas: {}, resources: lookups } : undefined;
+  if (rotationGone) {
+    const keys = ownedKeysOf(marks).join(", ");
+    results.push(result("Normal", "RotationRemoved", `SecretRotation ${rotatedBy} no longer exists; the Database applies ${keys} of Secret ${plan.secretName} again, as they are`));
+  }
   if (!secret.exists && current.exists && !controlledBy(current, xr.metadata)) {
     return fatalResponse(
       req,
@@ -229,7 +242,7 @@ export function runDatabase(req: RunFunctionRequest, deps: DatabaseDeps = DEFAUL
     const secretReady = current.exists && secretValue(current, "host") !== undefined;
     // Keys a SecretRotation took over are left to it: re-applying them would write an old value back, and would take
     // their ownership back from the rotation (Crossplane applies with force). Found by the lookup counts too.
-    const rotated = ownedKeysOf(read.obj(read.obj(current.resource.metadata).annotations));
+    const rotated = rotationGone ? [] : ownedKeysOf(marks);
     const full = connectionSecret(plan, { host, username: plan.administratorLogin, password, database: allDatabases[0] ?? "postgres" });
     compose(KEY.secret, `Secret ${plan.secretName}`, { ...full, data: Object.fromEntries(Object.entries(full.data).filter(([k]) => !rotated.includes(k))) }, secretReady);
   }

@@ -206,16 +206,17 @@ describe("hand-over from another field manager", () => {
 });
 
 describe("failures", () => {
-  it("a failing set keeps the current value, backs off, and resumes with the same pending value", async () => {
+  it("a failing set keeps the current value, retries soon (the Set may have landed), and resumes with the same pending value", async () => {
     counter = 0;
     const w = world();
     w.failing.set("postgres.setPassword", "connect ECONNREFUSED 10.0.0.4:5432");
     const out = await run(w);
-    expect(out).toMatchObject({ kind: "Failed", message: "Set failed: connect ECONNREFUSED 10.0.0.4:5432", state: { phase: "Pending", failures: 1, retryAt: "2026-11-24T12:00:30.000Z" } });
+    // A single role: a Set whose reply was lost may have ended the old value, so the retry comes in 2 s, not 30.
+    expect(out).toMatchObject({ kind: "Failed", message: "Set failed: connect ECONNREFUSED 10.0.0.4:5432", state: { phase: "Pending", failures: 1, retryAt: "2026-11-24T12:00:02.000Z" } });
     expect(app(w).password).toBe("old-Pass1!");
     // Before the retry time: no call to Postgres at all.
     w.calls.length = 0;
-    expect(await run(w, { clock: { now: new Date("2026-11-24T12:00:10Z") } })).toMatchObject({ kind: "Failed" });
+    expect(await run(w, { clock: { now: new Date("2026-11-24T12:00:01Z") } })).toMatchObject({ kind: "Failed" });
     expect(w.calls.filter((c) => c.startsWith("postgres"))).toEqual([]);
     w.failing.clear();
     const later = await run(w, { clock: { now: new Date("2026-11-24T12:01:00Z") } });
@@ -224,10 +225,14 @@ describe("failures", () => {
     expect(counter).toBe(1);
   });
 
-  it("a target that cannot be reached fails the rotation before anything changes", async () => {
+  it("a target that cannot be reached fails the rotation before anything changes, and backs off as usual", async () => {
     const w = world();
     w.failing.set("postgres.testLogin", "cannot connect to PostgreSQL at db.example:5432: ETIMEDOUT");
-    expect(await run(w)).toMatchObject({ kind: "Failed", message: "Pending failed: cannot connect to PostgreSQL at db.example:5432: ETIMEDOUT", state: { phase: "Idle" } });
+    expect(await run(w)).toMatchObject({
+      kind: "Failed",
+      message: "Pending failed: cannot connect to PostgreSQL at db.example:5432: ETIMEDOUT",
+      state: { phase: "Idle", retryAt: "2026-11-24T12:00:30.000Z" },
+    });
     expect(app(w).password).toBe("old-Pass1!");
     expect(w.valuesSet).toEqual([]);
   });
@@ -376,5 +381,30 @@ describe("state loss, drift and the last smaller promises", () => {
     const slow = { ...ports, keyVault: { ...ports.keyVault, latest: (_v: string, _n: string, signal?: AbortSignal) => ((seen = signal), new Promise<never>(() => undefined)) } };
     expect(await runRotation({ ...input(w, { stepTimeoutMs: 30 }), ports: slow })).toMatchObject({ kind: "Failed" });
     expect(seen?.aborted).toBe(true);
+  });
+
+  it("Crossplane giving up on the call stops the step in flight: its requests are aborted, nothing lands later", async () => {
+    const w = world();
+    let seen: AbortSignal | undefined;
+    const ports = memoryPorts(w);
+    const hanging = { ...ports, keyVault: { ...ports.keyVault, latest: (_v: string, _n: string, signal?: AbortSignal) => ((seen = signal), new Promise<never>(() => undefined)) } };
+    const call = new AbortController();
+    const out = runRotation({ ...input(w), ports: hanging, signal: call.signal });
+    await new Promise((resolve) => setTimeout(resolve, 10));
+    call.abort();
+    expect(await out).toMatchObject({ kind: "Failed", message: "Pending failed: preparing the rotation was cancelled: Crossplane gave up on the call" });
+    expect(seen?.aborted).toBe(true);
+    expect(w.valuesSet).toEqual([]);
+  });
+
+  it("an outside writer that applied an old value once is not waited for: the next rotation takes the keys back", async () => {
+    counter = 0;
+    const w = world();
+    await run(w);
+    const s = w.secrets.get("orders-db");
+    if (s) [s.data.password, s.owners.password] = ["old-Pass1!", ["kubectl-client-side-apply", ROTATION_MANAGER]];
+    expect(await run(w, { clock: { trigger: "t1", now: later(1) } })).toMatchObject({ kind: "Idle", rotated: true, state: { version: 2 } });
+    expect(app(w).password).toBe("new-Pass2!");
+    expect(w.secrets.get("orders-db")?.owners.password).toEqual([ROTATION_MANAGER]);
   });
 });

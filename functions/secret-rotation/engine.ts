@@ -9,7 +9,7 @@
 // also aborts its requests, and stops when Crossplane cancels the call.
 import { rolloutAnnotation, rolloutValue } from "../shared/consumers.ts";
 import { MANAGED_LABELS, ownedKeysOf } from "../shared/rotation-contract.ts";
-import { advanced, begun, failed, nextStep, pendingUserFor, promoted, published, type Clock, type Order, type Step } from "./protocol.ts";
+import { advanced, begun, failed, needsFastRetry, nextStep, pendingUserFor, promoted, published, type Clock, type Order, type Step } from "./protocol.ts";
 import {
   AuthenticationError,
   ConflictError,
@@ -167,7 +167,7 @@ export async function runRotation(input: EngineInput): Promise<Outcome> {
       if (e instanceof WaitError) return { kind: "Waiting", state, message: e.message };
       const message = redact(`${next.kind === "Begin" ? "Pending" : next.kind} failed: ${e instanceof Error ? e.message : String(e)}`, state);
       try {
-        state = await save(failed(state, message, clock.now));
+        state = await save(failed(state, message, clock.now, needsFastRetry(state, order, input.targets.vault !== undefined)));
       } catch (saveError) {
         // The step's own error matters more than the failure to record it: both go up, in the save error.
         if (saveError instanceof ConflictError) return { kind: "Failed", state, message };
@@ -248,7 +248,7 @@ async function currentCredential(input: EngineInput, state: RotationState, app: 
   const alternating = input.targets.role?.strategy === "alternating";
   const fromApp: Credential = { value: app?.data[key], user: alternating ? app?.data.username : state.currentUser };
   const stored: Credential = { value: state.current, user: state.currentUser ?? fromApp.user };
-  const candidates = [fromApp, stored].filter((c, i, all) => c.value !== undefined && all.findIndex((o) => o.value === c.value && o.user === c.user) === i);
+  const candidates = [stored, fromApp].filter((c, i, all) => c.value !== undefined && all.findIndex((o) => o.value === c.value && o.user === c.user) === i);
   const login = await loginCheck(input);
   if (login === undefined || candidates.length === 0) return candidates[0] ?? { value: undefined, user: fromApp.user };
   for (const c of candidates) {
@@ -304,7 +304,10 @@ async function adopt(input: EngineInput): Promise<SecretView | undefined> {
   }
   const keys = ownedKeys(spec, input.targets, app);
   const contested = () => keys.flatMap((k) => (app.otherOwners[k] ?? []).map((m) => `${m} (data.${k})`));
-  if (by === name && contested().length === 0) return app;
+  // Once this rotation has written a value, another writer of its keys is drift, not a hand-over: waiting for it to
+  // let go could take for ever (a one-time server-side apply keeps its ownership); the new value takes the keys back.
+  const rotatedBefore = by === name && Number(app.annotations[A.version] ?? 0) > 0;
+  if (by === name && (contested().length === 0 || rotatedBefore)) return app;
   const data = Object.fromEntries(keys.filter((k) => app.data[k] !== undefined).map((k) => [k, app.data[k] ?? ""]));
   // Server-side apply removes what this manager applied before and omits now, so every mark and the managed label
   // (which the rollout WatchOperation selects on) are applied with every call.
@@ -357,8 +360,14 @@ async function setTargets(input: EngineInput, s: RotationState, signal: AbortSig
     await input.ports.postgres.setPassword(admin, user, pending, fenceOf(input, s.version + 1), memberOf, signal);
   }
   if (targets.server !== undefined) {
+    // An earlier PATCH (cut off by its deadline, Azure still working on it) may already have set it: no second one.
+    const conn = await connectionFrom(input, targets.server.connectionSecretName);
+    const alreadySet = await input.ports.postgres.testLogin({ ...conn, password: pending }, signal).then(
+      () => true,
+      () => false,
+    );
     const t = targets.server;
-    await input.ports.flexibleServer.setAdminPassword(t.resourceGroupName, t.serverName, pending, signal);
+    if (!alreadySet) await input.ports.flexibleServer.setAdminPassword(t.resourceGroupName, t.serverName, pending, signal);
   }
 }
 
@@ -459,31 +468,38 @@ async function publish(input: EngineInput, s: RotationState, signal: AbortSignal
 }
 
 /**
- * Drift: the app Secret (or Key Vault) holds another value than the current one. The value the target accepts
- * wins: the stored one is written back; an outside value that logs in (someone rotated by hand) becomes the
- * current one; when neither does, a rotation starts at once and sets one that does.
+ * Drift: the app Secret (or Key Vault) holds another value than the current one, or the target no longer accepts
+ * the current one (an ARM PATCH of an older rotation that landed late). The value the target accepts wins: the
+ * stored one is written back over an outside write; an outside value that logs in (someone rotated by hand)
+ * becomes the current one; when neither does, a rotation starts at once and sets one that does.
  */
 async function verify(input: EngineInput, s: RotationState, signal: AbortSignal): Promise<RotationState> {
   const app = await input.ports.kubernetes.getSecret(input.spec.secretRef.name);
   const alternating = input.targets.role?.strategy === "alternating";
   const held: Credential = { value: app?.data[input.spec.secretRef.key], user: alternating ? app?.data.username : s.currentUser };
   const stored: Credential = { value: s.current, user: s.currentUser };
-  const drifted = s.current !== undefined && (held.value !== stored.value || held.user !== stored.user || app?.annotations[A.version] !== String(s.version));
-  let state: RotationState = { ...s, verifiedAt: input.clock.now.toISOString() };
-  if (drifted) {
-    const login = await loginCheck(input);
-    const accepts = async (c: Credential) =>
-      login === undefined ||
-      (await login(c, signal).then(
-        () => true,
-        (e: unknown) => {
-          if (e instanceof AuthenticationError) return false;
-          throw e;
-        },
-      ));
-    if (await accepts(stored)) await promote(input, s, stored, s.version, input.clock.now);
-    else if (held.value !== undefined && (await accepts(held))) state = { ...state, current: held.value, currentUser: held.user };
-    else return { ...state, lastRotatedAt: undefined, rotationId: "repair" };
+  // A state older than the app Secret (restored from a backup, say) writes at the app's version, never below it.
+  const appVersion = app?.annotations[A.rotatedBy] === input.name ? Number(app.annotations[A.version] ?? 0) || 0 : 0;
+  const version = Math.max(s.version, appVersion);
+  let state: RotationState = { ...s, version, failures: 0, lastError: undefined, retryAt: undefined, verifiedAt: input.clock.now.toISOString() };
+  if (s.current === undefined) return state;
+  const drifted = held.value !== stored.value || held.user !== stored.user || app?.annotations[A.version] !== String(version);
+  const login = await loginCheck(input);
+  const accepts = async (c: Credential) =>
+    login === undefined ||
+    (await login(c, signal).then(
+      () => true,
+      (e: unknown) => {
+        if (e instanceof AuthenticationError) return false;
+        throw e;
+      },
+    ));
+  if (await accepts(stored)) {
+    if (drifted) await promote(input, s, stored, version, input.clock.now);
+  } else if (drifted && held.value !== undefined && (await accepts(held))) {
+    state = { ...state, current: held.value, currentUser: held.user };
+  } else {
+    return { ...state, lastRotatedAt: undefined, rotationId: "repair" };
   }
   await publish(input, state, signal);
   return state;

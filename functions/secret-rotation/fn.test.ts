@@ -158,11 +158,11 @@ describe("SecretRotation RunFunction", () => {
     const w = world();
     w.roles.delete("orders_app");
     const rsp = await runSecretRotation(request(), deps(w));
-    const message = 'Set failed: role "orders_app" does not exist; the apps keep version 0, retrying at 2026-11-24T12:00:30.000Z (attempt 1)';
+    const message = 'Set failed: role "orders_app" does not exist; the apps keep version 0, retrying at 2026-11-24T12:00:02.000Z (attempt 1)';
     expect(rsp).toEqual(
       response(
-        { currentVersion: 0, schedule: "720h", phase: "Failed", retryAt: "2026-11-24T12:00:30.000Z", lastError: message },
-        { ttl: 30, ready: false, results: [res(Severity.SEVERITY_WARNING, "RotationFailed", message)], conditions: [cond(false, "RotationFailed", message)] },
+        { currentVersion: 0, schedule: "720h", phase: "Failed", retryAt: "2026-11-24T12:00:02.000Z", lastError: message },
+        { ttl: 2, ready: false, results: [res(Severity.SEVERITY_WARNING, "RotationFailed", message)], conditions: [cond(false, "RotationFailed", message)] },
       ),
     );
   });
@@ -233,6 +233,19 @@ describe("SecretRotation RunFunction", () => {
       req: request({ xr: xr({ generator: { length: 200 }, targets: { flexibleServerAdmin: { databaseRef: { name: "orders" } } } }), input: policy({ length: { min: 24, max: 256, default: 32 } }) }),
       reason: "InvalidSpec",
       message: "spec.generator.length 200 is longer than the 128 characters Azure accepts for an administrator password",
+    },
+    RefusesACloneTheSharedAdminGrantDoesNotCover: {
+      req: request({
+        xr: xr({ targets: { postgresRole: { name: "orders_app", strategy: "alternating" } } }),
+        input: policy({ credentials: { azure: "azure", postgresAdmin: "pg-admin" }, tenants: [{ namespaces: ["team-payments"], roles: ["orders_app"] }] }),
+      }),
+      reason: "TargetNotAllowed",
+      message: 'spec.targets.postgresRole.name "orders_app_clone" is not granted to namespace team-payments on the policy\'s shared admin; granted: orders_app',
+    },
+    RefusesARoleAndTheServerAdminInOneRotation: {
+      req: request({ xr: xr({ targets: { postgresRole: { name: "orders_app", adminSecretRef: { name: "orders-admin" } }, flexibleServerAdmin: { databaseRef: { name: "orders" } } } }) }),
+      reason: "TargetNotAllowed",
+      message: "spec.targets: postgresRole and flexibleServerAdmin are two passwords; rotate each with its own SecretRotation",
     },
     RefusesTwoAdminSourcesForOneRole: {
       req: request({ xr: xr({ targets: { postgresRole: { name: "orders_app", databaseRef: { name: "orders" }, adminSecretRef: { name: "orders-admin" } } } }) }),
@@ -385,6 +398,14 @@ describe("the tenant boundary: a SecretRotation reaches only what its namespace 
     expect(second.results.map((r) => r.reason)).toEqual(["Rotated"]);
     const password = w.secrets.get("orders-db")?.data.password;
     expect(w.adminPasswords).toEqual(new Map([["rg-data-prod/pg-payments-orders-prod-edfe87", password]]));
+  });
+
+  it("refuses, touching nothing, an admin password rotated into another Secret than the Database's connection Secret", async () => {
+    const seen: ConnectArgs[] = [];
+    const rsp = await runSecretRotation(request({ xr: xr({ secretRef: { name: "orders-app-db", key: "password" }, targets: adminOf("orders") }), required: database("team-payments") }), deps(world(), seen));
+    const message = "spec.secretRef.name must be orders-db, the connection Secret of Database orders, to rotate its admin password";
+    expect(rsp.results).toEqual([{ severity: Severity.SEVERITY_FATAL, reason: "TargetNotAllowed", message, target: Target.TARGET_COMPOSITE }]);
+    expect(seen).toEqual([]);
   });
 
   it("waits, touching nothing, while the Database has no server yet", async () => {

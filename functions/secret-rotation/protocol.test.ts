@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { advanced, backoffMs, begun, failed, nextStep, pendingUserFor, promoted, published, type Clock, type Order, type Step } from "./protocol.ts";
+import { advanced, backoffMs, begun, failed, needsFastRetry, nextStep, pendingUserFor, promoted, published, type Clock, type Order, type Step } from "./protocol.ts";
 import { emptyState, fromSecret, toSecret, type RotationState } from "./state.ts";
 
 const NOW = new Date("2026-11-24T12:00:00Z");
@@ -104,7 +104,9 @@ describe("state after each step", () => {
     const p = begun(idle, "manual:2", "new", undefined);
     const f1 = failed(p, "Set failed: boom", NOW);
     expect(f1).toEqual({ ...p, failures: 1, lastError: "Set failed: boom", retryAt: "2026-11-24T12:00:30.000Z" });
-    expect([1, 2, 3, 4, 8, 20].map(backoffMs)).toEqual([30_000, 60_000, 120_000, 240_000, 3_600_000, 3_600_000]);
+    expect([1, 2, 3, 4, 8, 20].map((n) => backoffMs(n))).toEqual([30_000, 60_000, 120_000, 240_000, 3_600_000, 3_600_000]);
+    // While apps may hold a value the target no longer accepts: fast, and never more than 30 s apart.
+    expect([1, 2, 3, 4, 5, 20].map((n) => backoffMs(n, true))).toEqual([2_000, 4_000, 8_000, 16_000, 30_000, 30_000]);
   });
 });
 
@@ -142,4 +144,19 @@ describe("state Secret round-trip", () => {
     const { data, annotations } = toSecret(s);
     expect(fromSecret({ data, annotations, labels: {}, resourceVersion: "7", otherOwners: {} })).toEqual(s);
   });
+});
+
+describe("needsFastRetry: which failures leave the targets disagreeing", () => {
+  const cases: Array<[string, RotationState["phase"], Order, boolean, boolean]> = [
+    ["single, Set may have landed, apps not promoted", "Pending", "promote-then-test", false, true],
+    ["single, Set done, apps not promoted", "Set", "promote-then-test", false, true],
+    ["alternating, Set done: the old value still logs in", "Set", "test-then-promote", false, false],
+    ["promoted, Key Vault behind", "Rolled", "test-then-promote", true, true],
+    ["promoted, no Key Vault", "Rolled", "promote-then-test", false, false],
+    ["single, promoted, test failing, Key Vault behind", "Promoted", "promote-then-test", true, true],
+    ["single, promoted, test refused: the Set may not have taken", "Promoted", "promote-then-test", false, true],
+    ["alternating, promoted, rolling: the old value still logs in", "Promoted", "test-then-promote", false, false],
+    ["idle: nothing changed", "Idle", "promote-then-test", true, false],
+  ];
+  for (const [what, phase, order, publishes, want] of cases) it(what, () => expect(needsFastRetry(state({ phase }), order, publishes)).toBe(want));
 });

@@ -98,13 +98,28 @@ export function published(s: RotationState, now: Date): RotationState {
 
 const BACKOFF_BASE_MS = 30_000;
 const BACKOFF_MAX_MS = 3_600_000;
+/** While the targets disagree (needsFastRetry), retries come fast and stay frequent. */
+const URGENT_BASE_MS = 2_000;
+const URGENT_MAX_MS = 30_000;
 
-export function backoffMs(failures: number): number {
-  return Math.min(BACKOFF_BASE_MS * 2 ** Math.max(0, failures - 1), BACKOFF_MAX_MS);
+export function backoffMs(failures: number, urgent = false): number {
+  const [base, max] = urgent ? [URGENT_BASE_MS, URGENT_MAX_MS] : [BACKOFF_BASE_MS, BACKOFF_MAX_MS];
+  return Math.min(base * 2 ** Math.max(0, failures - 1), max);
+}
+
+/**
+ * Whether a failed step leaves something inconsistent that a fast retry repairs: apps reading a value the target no
+ * longer accepts (Set, or a Set whose reply was lost, ended the old value before the promotion; or the test after
+ * the promotion is refused), or Key Vault behind the app Secret (promoted, not yet published).
+ */
+export function needsFastRetry(s: RotationState, order: Order, publishes: boolean): boolean {
+  const appsMayBeBroken = order === "promote-then-test" && (s.phase === "Pending" || s.phase === "Set" || s.phase === "Promoted");
+  const promoted = s.phase === "Rolled" || s.phase === "Promoted" || (order === "promote-then-test" && s.phase === "Tested");
+  return appsMayBeBroken || (publishes && promoted);
 }
 
 /** A failed step keeps its phase (and the pending value), so the retry continues where it stopped. */
-export function failed(s: RotationState, message: string, now: Date): RotationState {
+export function failed(s: RotationState, message: string, now: Date, urgent = false): RotationState {
   const failures = s.failures + 1;
-  return { ...s, failures, lastError: message, retryAt: new Date(now.getTime() + backoffMs(failures)).toISOString() };
+  return { ...s, failures, lastError: message, retryAt: new Date(now.getTime() + backoffMs(failures, urgent)).toISOString() };
 }

@@ -72,7 +72,13 @@ export function resolveTargets(spec: RotationSpec, namespace: string, policy: Ro
     targets.vault = { vaultName: keyVault.vaultName, secretName: keyVault.secretName };
   }
   if (postgresRole !== undefined) {
-    const { name } = postgresRole;
+    const { name, strategy } = postgresRole;
+    // Alternating users change <name>_clone too: it must fit PostgreSQL's 63 bytes and, on the shared admin, be
+    // granted to the namespace as <name> is (on a Database's own server every role is the namespace's).
+    const roles = strategy === "alternating" ? [name, `${name}_clone`] : [name];
+    if (strategy === "alternating" && name.length > 57) {
+      return { kind: "Refused", reason: "TargetNotAllowed", message: `spec.targets.postgresRole.name "${name}" is too long for alternating users: ${name}_clone must fit PostgreSQL's 63 characters` };
+    }
     if (/^(azure_|pg_)/.test(name) || !policy.allowedRoles.some((r) => globMatch(r, name))) {
       return { kind: "Refused", reason: "TargetNotAllowed", message: `spec.targets.postgresRole.name "${name}" is not allowed by the policy; allowed: ${policy.allowedRoles.join(", ")} (never azure_* or pg_*)` };
     }
@@ -80,9 +86,14 @@ export function resolveTargets(spec: RotationSpec, namespace: string, policy: Ro
     if (shared && policy.credentials.postgresAdmin === undefined) {
       return { kind: "Refused", reason: "TargetNotAllowed", message: "spec.targets.postgresRole names neither databaseRef nor adminSecretRef, and the policy has no shared admin (credentials.postgresAdmin)" };
     }
-    if (shared && !grants.roles.some((r) => globMatch(r, name))) {
-      const granted = grants.roles.join(", ") || "none";
-      return { kind: "Refused", reason: "TargetNotAllowed", message: `spec.targets.postgresRole.name "${name}" is not granted to namespace ${namespace} on the policy's shared admin; granted: ${granted}` };
+    for (const role of roles) {
+      if (shared && !grants.roles.some((r) => globMatch(r, role))) {
+        const granted = grants.roles.join(", ") || "none";
+        return { kind: "Refused", reason: "TargetNotAllowed", message: `spec.targets.postgresRole.name "${role}" is not granted to namespace ${namespace} on the policy's shared admin; granted: ${granted}` };
+      }
+    }
+    if (flexibleServerAdmin !== undefined) {
+      return { kind: "Refused", reason: "TargetNotAllowed", message: "spec.targets: postgresRole and flexibleServerAdmin are two passwords; rotate each with its own SecretRotation" };
     }
   }
   if (flexibleServerAdmin !== undefined && policy.subscriptionId === undefined) {
@@ -102,6 +113,12 @@ export function resolveTargets(spec: RotationSpec, namespace: string, policy: Ro
   if (flexibleServerAdmin !== undefined) {
     const db = lookUp("spec.targets.flexibleServerAdmin.databaseRef", flexibleServerAdmin.databaseRef.name, namespace, required);
     if (db.kind !== "Found") return db;
+    // The Database's connection Secret is where its admin password lives (and where the provider reads it from):
+    // rotated anywhere else, the Database and the server would disagree for good.
+    if (spec.secretRef.name !== db.facts.connectionSecretName) {
+      const message = `spec.secretRef.name must be ${db.facts.connectionSecretName}, the connection Secret of Database ${flexibleServerAdmin.databaseRef.name}, to rotate its admin password`;
+      return { kind: "Refused", reason: "TargetNotAllowed", message };
+    }
     targets.server = db.facts;
   }
   return { kind: "Resolved", targets };

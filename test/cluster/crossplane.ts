@@ -14,10 +14,19 @@ import { type Proc, startProcess, waitFor } from "./processes.ts";
 export const FUNCTION_NAME = "function-azure-platform";
 export const CROSSPLANE_NAMESPACE = "crossplane-system";
 
+/**
+ * Waits until every CRD is Established. kubectl wait fails at once on a CRD the API server has not given a status
+ * yet ("status.conditions accessor error"), so it is asked again until it succeeds.
+ */
+export async function crdsEstablished(cp: ControlPlane): Promise<void> {
+  const established = () => cp.kubectl("wait", "--for=condition=Established", "--timeout=30s", "crd", "--all").then(() => true, () => undefined);
+  await waitFor("every CRD Established", established, 60_000);
+}
+
 /** Installs core's CRDs (server-side apply, as the Helm chart's) and the namespace core runs packages in. */
 export async function installCrossplaneCrds(cp: ControlPlane, systems: RealSystems): Promise<void> {
   await cp.kubectl("apply", "--server-side", "--field-manager=crossplane-install", "-f", systems.coreCrds);
-  await cp.kubectl("wait", "--for=condition=Established", "--timeout=60s", "crd", "--all");
+  await crdsEstablished(cp);
   await cp.admin.apply({ apiVersion: "v1", kind: "Namespace", metadata: { name: CROSSPLANE_NAMESPACE } }, { fieldManager: "crossplane-install" });
 }
 

@@ -187,4 +187,18 @@ describe("SecretRotation of a Database's admin password through real Crossplane"
     expect((await admin.get(secretRef("ledger-db"))).metadata.resourceVersion).toBe(before.metadata.resourceVersion);
     expect(await admin.find({ apiVersion: "v1", kind: "Secret", namespace: hostile.namespace, name: "steal-ledger-admin-rotation-state" })).toBeUndefined();
   });
+
+  it("deleting the SecretRotation gives the keys back to the Database as they are: its marks never silence the Database for good", async () => {
+    const before = await admin.get(secretRef("ledger-db"));
+    const rotated = decode(before.data.password);
+    const crossplaneManager = Object.keys(keyOwners(before)).find((m) => m.startsWith("apiextensions.crossplane.io/composed/")) as string;
+    await admin.delete(ROTATION);
+    const after = await waitFor("Crossplane applying password and uri again", async () => {
+      const s = await admin.get(secretRef("ledger-db"));
+      return keyOwners(s)[crossplaneManager]?.includes("password") ? s : undefined;
+    }, 90_000);
+    expect(keyOwners(after)[crossplaneManager]).toEqual(["database", "host", "password", "port", "sslmode", "uri", "username"]);
+    expect(decode(after.data.password)).toBe(rotated);
+    expect(await pg.canLogin("pgadmin", rotated)).toBe(true);
+  });
 });

@@ -8,7 +8,7 @@ import { makeTestPki } from "../support/certs.ts";
 import { REPO_ROOT } from "../support/proto-client.ts";
 import { type RunningServer, startServer } from "../support/server-process.ts";
 import { type ControlPlane, realSystemsFromEnv, startControlPlane } from "./cluster.ts";
-import { CROSSPLANE_NAMESPACE, FUNCTION_NAME, installCrossplaneCrds, registerFunction, startCrossplane } from "./crossplane.ts";
+import { CROSSPLANE_NAMESPACE, FUNCTION_NAME, crdsEstablished, installCrossplaneCrds, registerFunction, startCrossplane } from "./crossplane.ts";
 import type { ClusterInfo } from "./context.ts";
 import { waitFor } from "./processes.ts";
 
@@ -38,7 +38,7 @@ export default async function setup(project: TestProject): Promise<() => Promise
     await installCrossplaneCrds(cp, systems);
     // The provider's CRDs, as its package installs them; no provider runs: the tests play it.
     for (const d of ["provider-azure/crds", "provider-sql/crds"]) await cp.kubectl("apply", "--server-side", "--field-manager=provider-install", "-f", join(REFERENCE, d));
-    await cp.kubectl("wait", "--for=condition=Established", "--timeout=60s", "crd", "--all");
+    await crdsEstablished(cp);
 
     // The function's identity: a ServiceAccount bound by exactly the shipped RBAC, with a token from TokenRequest.
     await cp.admin.apply({ apiVersion: "v1", kind: "ServiceAccount", metadata: { name: FUNCTION_NAME, namespace: CROSSPLANE_NAMESPACE } }, { fieldManager: "test-cluster" });

@@ -24,13 +24,13 @@ const policy = {
   fastestSchedule: "1h",
   credentials: { azure: "azure", postgresAdmin: "postgres" },
 };
-// Every kind of target, so every port would be used if anything were due.
+// Targets that would use every port if anything were due: ARM, Key Vault, PostgreSQL (the login that proves the
+// new admin password) and Kubernetes.
 const spec = {
   team: "payments",
   rotateEvery: "720h",
-  secretRef: { name: "orders-app-db", key: "password" },
+  secretRef: { name: "orders-db", key: "password" },
   targets: {
-    postgresRole: { name: "orders_app", strategy: "alternating" },
     flexibleServerAdmin: { databaseRef: { name: "orders" } },
     keyVault: { vaultName: "kv-payments", secretName: "orders-app-password" },
   },

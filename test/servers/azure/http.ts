@@ -39,6 +39,8 @@ export function createExchange(
   res: ServerResponse,
   call: AzureCall,
   onReply: (body: string) => void,
+  /** Close the connection instead of answering: the request was applied, its reply is lost (a fault harness's). */
+  loseReply = false,
 ): Exchange {
   const origin = `https://${req.headers.host ?? "localhost"}`;
   const url = new URL(req.url ?? "/", origin);
@@ -58,6 +60,10 @@ export function createExchange(
       const contentType = typeof body === "string" ? "text/plain; charset=utf-8" : "application/json; charset=utf-8";
       call.status = status;
       onReply(text);
+      if (loseReply) {
+        res.socket?.destroy();
+        return;
+      }
       res.writeHead(status, {
         "x-ms-request-id": randomUUID(),
         ...(text === "" ? {} : { "content-type": contentType }),

@@ -55,6 +55,18 @@ export interface AzureFakeOptions {
   pageSize?: number;
   /** Lifetime of issued tokens; default 3599 s. */
   tokenLifetimeSeconds?: number;
+  /**
+   * Consulted for every Key Vault and ARM request (a fault harness's hook; none by default): the request can be handled
+   * late (its change lands late), or handled and then its connection closed instead of answered (the reply is lost).
+   */
+  interfere?: (call: AzureCall) => Interference | undefined;
+}
+
+export interface Interference {
+  /** Handle the request only after this long (its body is read first, so it lands even if the client is gone). */
+  delayMs?: number;
+  /** Apply the request, then close the connection instead of answering. */
+  loseReply?: boolean;
 }
 
 /** A one-off failure, answered instead of the service's own response (before authentication). */
@@ -268,9 +280,15 @@ export async function startAzureFake(opts: AzureFakeOptions = {}): Promise<Azure
       ...(target.vault === undefined ? {} : { vault: target.vault }),
     };
     calls.push(call);
-    const x = createExchange(req, res, call, (body) => bodies.push(body));
+    const interference = target.service === "token" ? undefined : opts.interfere?.(call);
+    const x = createExchange(req, res, call, (body) => bodies.push(body), interference?.loseReply === true);
     const fault = takeFault(call);
     if (fault !== undefined) return answerFault(x, res, fault);
+    if (interference?.delayMs !== undefined) {
+      // A client gone before its body arrived sends nothing to apply; the handler then answers its dead socket.
+      await x.text().catch(() => undefined);
+      await new Promise((resolve) => setTimeout(resolve, interference.delayMs));
+    }
     try {
       if (target.service === "token") await tokens.handle(x);
       else if (target.service === "arm") await arm.handle(x);
