@@ -182,6 +182,11 @@ export async function runRotation(input: EngineInput): Promise<Outcome> {
 
 const fenceOf = (input: EngineInput, version: number): RoleFence => ({ rotation: `${input.namespace}/${input.name}`, version });
 
+/** The version this rotation marked the app Secret with; 0 when it never wrote one (or another rotation did). */
+function versionOnApp(app: SecretView | undefined, name: string): number {
+  return app?.annotations[A.rotatedBy] === name ? Number(app.annotations[A.version] ?? 0) || 0 : 0;
+}
+
 /**
  * Idle to Pending. Everything that can be checked is checked here, while nothing has changed: Key Vault answers,
  * the app Secret is handed over, the target is reachable. The version and the current value come from what the
@@ -203,7 +208,7 @@ async function begin(input: EngineInput, state: RotationState, rotationId: strin
 /** The state as the targets and the app Secret tell it: the highest version any of them has seen from this rotation. */
 async function recover(input: EngineInput, state: RotationState, app: SecretView | undefined): Promise<RotationState> {
   const ours = app?.annotations[A.rotatedBy] === input.name;
-  const appVersion = ours ? Number(app?.annotations[A.version] ?? 0) || 0 : 0;
+  const appVersion = versionOnApp(app, input.name);
   let roleVersion = 0;
   const role = input.targets.role;
   // A Secret this rotation never took over, and no state either: no value was ever set, no fence to read. (It takes
@@ -306,7 +311,7 @@ async function adopt(input: EngineInput): Promise<SecretView | undefined> {
   const contested = () => keys.flatMap((k) => (app.otherOwners[k] ?? []).map((m) => `${m} (data.${k})`));
   // Once this rotation has written a value, another writer of its keys is drift, not a hand-over: waiting for it to
   // let go could take for ever (a one-time server-side apply keeps its ownership); the new value takes the keys back.
-  const rotatedBefore = by === name && Number(app.annotations[A.version] ?? 0) > 0;
+  const rotatedBefore = versionOnApp(app, name) > 0;
   if (by === name && (contested().length === 0 || rotatedBefore)) return app;
   const data = Object.fromEntries(keys.filter((k) => app.data[k] !== undefined).map((k) => [k, app.data[k] ?? ""]));
   // Server-side apply removes what this manager applied before and omits now, so every mark and the managed label
@@ -397,7 +402,7 @@ async function promote(input: EngineInput, s: RotationState, to: Credential, ver
   const { spec, name } = input;
   const k8s = input.ports.kubernetes;
   const app = await k8s.getSecret(spec.secretRef.name);
-  const appVersion = app?.annotations[A.rotatedBy] === name ? Number(app.annotations[A.version] ?? 0) || 0 : 0;
+  const appVersion = versionOnApp(app, name);
   if (appVersion > version) throw new StaleError(`Secret ${spec.secretRef.name} already holds version ${appVersion}`);
   const value = to.value ?? "";
   const data: Record<string, string> = { [spec.secretRef.key]: value };
@@ -479,7 +484,7 @@ async function verify(input: EngineInput, s: RotationState, signal: AbortSignal)
   const held: Credential = { value: app?.data[input.spec.secretRef.key], user: alternating ? app?.data.username : s.currentUser };
   const stored: Credential = { value: s.current, user: s.currentUser };
   // A state older than the app Secret (restored from a backup, say) writes at the app's version, never below it.
-  const appVersion = app?.annotations[A.rotatedBy] === input.name ? Number(app.annotations[A.version] ?? 0) || 0 : 0;
+  const appVersion = versionOnApp(app, input.name);
   const version = Math.max(s.version, appVersion);
   let state: RotationState = { ...s, version, failures: 0, lastError: undefined, retryAt: undefined, verifiedAt: input.clock.now.toISOString() };
   if (s.current === undefined) return state;

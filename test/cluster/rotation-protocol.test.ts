@@ -66,6 +66,19 @@ const policy = {
   credentials: { azure: "azure" },
 };
 
+/** A Flexible Server in the Azure stand-in whose admin is a real PostgreSQL role: a new admin password changes it. */
+function addAdminServer(name: string, role: string, then: (password: string) => void = () => undefined): void {
+  azure.addServer({
+    subscriptionId: SUB,
+    resourceGroup: "rg-data-prod",
+    name,
+    onAdminPasswordChange: async (password: string) => {
+      await pg.query(`ALTER ROLE ${role} PASSWORD '${password.replaceAll("'", "''")}'`);
+      then(password);
+    },
+  });
+}
+
 const secretRef = (ns: string, name: string) => ({ apiVersion: "v1", kind: "Secret", namespace: ns, name });
 const deploymentRef = (ns: string, name: string) => ({ apiVersion: "apps/v1", kind: "Deployment", namespace: ns, name });
 function secret(ns: string, name: string, data: Record<string, string>) {
@@ -405,15 +418,7 @@ describe("SecretRotation over gRPC against the real API server, with real Postgr
     await create(secret(NS, "twin-db", conn("twinadmin", "twin-Old-Passw0rd")));
     await database("twin", "pg-payments-twin-3c4d5e", "twin-db");
     const seen: string[] = [];
-    azure.addServer({
-      subscriptionId: SUB,
-      resourceGroup: "rg-data-prod",
-      name: "pg-payments-twin-3c4d5e",
-      onAdminPasswordChange: async (password: string) => {
-        seen.push(password);
-        await pg.query(`ALTER ROLE twinadmin PASSWORD '${password.replaceAll("'", "''")}'`);
-      },
-    });
+    addAdminServer("pg-payments-twin-3c4d5e", "twinadmin", (password) => seen.push(password));
     const spec = {
       secretRef: { name: "twin-db", key: "password" },
       targets: { flexibleServerAdmin: { databaseRef: { name: "twin" } }, keyVault: { vaultName: "kv-payments", secretName: "twin-admin" } },
@@ -455,15 +460,9 @@ describe("SecretRotation over gRPC against the real API server, with real Postgr
     await database("crash", "pg-payments-crash-0a1b2c", "crash-db");
     const doomed = await startServer({ insecure: true, env, readyTimeoutMs: 60_000 });
     const seen: string[] = [];
-    azure.addServer({
-      subscriptionId: SUB,
-      resourceGroup: "rg-data-prod",
-      name: "pg-payments-crash-0a1b2c",
-      onAdminPasswordChange: async (password: string) => {
-        seen.push(password);
-        await pg.query(`ALTER ROLE crashadmin PASSWORD '${password.replaceAll("'", "''")}'`);
-        if (seen.length === 1) doomed.process.kill("SIGKILL");
-      },
+    addAdminServer("pg-payments-crash-0a1b2c", "crashadmin", (password) => {
+      seen.push(password);
+      if (seen.length === 1) doomed.process.kill("SIGKILL");
     });
     const spec = {
       secretRef: { name: "crash-db", key: "password" },
