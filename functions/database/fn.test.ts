@@ -707,9 +707,11 @@ const fatals: Record<string, { req: RunFunctionRequest; reason: string; message:
       'server name "pg-payments-and-settlements-platform-orders-history-archive-service-prod-683fae" (from naming.serverName "pg-{team}-{name}-{environment}-{hash}") is 79 characters; Azure needs 3 to 63: choose a shorter metadata.name or spec.team',
   },
   RefusesServerNameEqualToDnsZoneLabel: {
-    req: request({ xr: db({}, { namespace: "prod" }), input: policy({ naming: { serverName: "{namespace}" } }) }),
+    // prod/orders hashes to 99cbf7.
+    req: request({ xr: db({}, { namespace: "prod" }), input: policy({ naming: { serverName: "{name}-{hash}" }, network: { delegatedSubnetId: SUBNET, privateDnsZoneId: ZONE.replace("/prod.private.", "/orders-99cbf7.") } }) }),
     reason: "InvalidName",
-    message: 'server name "prod" (from naming.serverName "{namespace}") equals the first label of the private DNS zone prod.private.postgres.database.azure.com; Azure refuses that (PrivateDnsZoneNameNotValid)',
+    message:
+      'server name "orders-99cbf7" (from naming.serverName "{name}-{hash}") equals the first label of the private DNS zone orders-99cbf7.postgres.database.azure.com; Azure refuses that (PrivateDnsZoneNameNotValid)',
   },
   RefusesMissingRequiredTagSource: {
     req: request({ input: policy({ tags: { fromMetadata: [{ key: "cost-center", label: "azplatform.io/cost-center" }] } }) }),
@@ -748,11 +750,17 @@ const fatals: Record<string, { req: RunFunctionRequest; reason: string; message:
     reason: "InvalidPolicy",
     message: "the Composition's DatabasePolicy input is invalid: versions.default: default must be one of allowed",
   },
-  RefusesNamingThatCouldCollideAcrossNamespaces: {
-    req: request({ input: policy({ naming: { serverName: "pg-{team}-{name}" } }) }),
-    reason: "InvalidPolicy",
-    message: "the Composition's DatabasePolicy input is invalid: naming.serverName: must contain {hash} or {namespace}, so Databases in different namespaces can never share a server",
-  },
+  ...Object.fromEntries(
+    // Without {hash}, namespace a-b's "c" and namespace a's "b-c" name one server; without {name}, names can be tried until the hash matches.
+    [["WithoutHash", "pg-{team}-{name}"], ["NamespaceAndNameWithoutHash", "pg-{namespace}-{name}"], ["HashWithoutName", "pg-{team}-{hash}"]].map(([why, serverName]) => [
+      `RefusesNamingThatCouldCollideAcrossNamespaces${why}`,
+      {
+        req: request({ input: policy({ naming: { serverName } }) }),
+        reason: "InvalidPolicy",
+        message: "the Composition's DatabasePolicy input is invalid: naming.serverName: must contain {name} and {hash}, so a Database of one namespace can never name the server of another",
+      },
+    ]),
+  ),
   RefusesReservedDefaultDatabaseName: {
     req: request({ xr: db({}, { name: "postgres" }) }),
     reason: "InvalidSpec",

@@ -71,9 +71,11 @@ export const DatabasePolicy = z
           .refine((p) => !/\{(?!(team|name|namespace|environment|location|hash)\})[^}]*\}/.test(p), {
             message: "uses an unknown token; known tokens are {team} {name} {namespace} {environment} {location} {hash}",
           })
-          // spec.team is whatever the engineer writes: without the namespace, two namespaces could name the same server.
-          .refine((p) => p.includes("{hash}") || p.includes("{namespace}"), {
-            message: "must contain {hash} or {namespace}, so Databases in different namespaces can never share a server",
+          // Server names are global, and spec.team and metadata.name are whatever the engineer writes. {namespace}-{name}
+          // is ambiguous (namespace a-b with name c, namespace a with name b-c); {hash} without {name} can be matched
+          // by trying names. {name} pins the name, {hash} (of namespace/name) the namespace.
+          .refine((p) => p.includes("{hash}") && p.includes("{name}"), {
+            message: "must contain {name} and {hash}, so a Database of one namespace can never name the server of another",
           }),
       })
       .default({ serverName: "pg-{team}-{name}-{environment}-{hash}" }),

@@ -5,7 +5,7 @@ import { PostgreSQLManagementFlexibleServerClient } from "@azure/arm-postgresql-
 import { ClientSecretCredential } from "@azure/identity";
 import { afterAll, beforeAll, beforeEach, describe, expect, it, vi } from "vitest";
 import { type AzureFake, startAzureFake, trustCaInThisProcess } from "../../test/servers/azure/index.ts";
-import { flexibleServerPort } from "./azure.ts";
+import { flexibleServerPort, keyVaultPort } from "./azure.ts";
 import { RotationPolicy } from "./policy.ts";
 
 const SUB = randomUUID();
@@ -100,5 +100,43 @@ describe("flexibleServerPort.setAdminPassword", () => {
       ),
     );
     expect(fake.calls().filter((c) => c.method === "PATCH").map((c) => c.status)).toEqual([404]);
+  });
+});
+
+// Through the stand-in's proxy: the port's SecretClient keeps Azure's real vault host names, as in production.
+describe("keyVaultPort.checkWritable", () => {
+  const kv = () => {
+    vi.stubEnv("HTTPS_PROXY", fake.proxy.url);
+    const proxied = new ClientSecretCredential(fake.tenantId, fake.clientId, fake.clientSecret);
+    return keyVaultPort(proxied, RotationPolicy.parse({ apiVersion: "fn.azplatform.io/v1alpha1", kind: "SecretRotationPolicy" }));
+  };
+  afterAll(() => void vi.unstubAllEnvs());
+  const tags = { "rotated-by": "team-payments/orders-pw", "rotation-version": "3" };
+
+  it("proves a write without a new version or any change a reader sees", async () => {
+    const vault = fake.vault("kv-writable");
+    vault.seed("orders-pw", "current-Passw0rd", tags);
+    await kv().checkWritable("kv-writable", "orders-pw");
+    expect(vault.versions("orders-pw").map((v) => ({ value: v.value, tags: v.tags }))).toEqual([{ value: "current-Passw0rd", tags }]);
+    expect(fake.calls().filter((c) => c.service === "keyvault" && c.method === "PATCH").map((c) => c.status)).toEqual([200]);
+  });
+
+  it("leaves a secret that does not exist yet alone", async () => {
+    await kv().checkWritable("kv-writable", "never-written");
+    expect(fake.vault("kv-writable").versions("never-written")).toEqual([]);
+  });
+
+  it("refuses, naming the vault, the secret and Azure's answer, where the identity may only read", async () => {
+    const vault = fake.vault("kv-readonly");
+    vault.seed("orders-pw", "current-Passw0rd", tags);
+    vault.readOnly(true);
+    const error = await kv().checkWritable("kv-readonly", "orders-pw").then(
+      () => undefined,
+      (e: unknown) => e as Error,
+    );
+    expect(error?.message).toBe(
+      "Key Vault kv-readonly: this identity may not write secret orders-pw, so a rotation would leave its readers behind: HTTP 403 Forbidden Caller is not authorized to perform action on resource.",
+    );
+    expect(vault.versions("orders-pw").map((v) => v.tags)).toEqual([tags]);
   });
 });

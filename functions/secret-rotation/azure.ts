@@ -17,7 +17,7 @@ export function tokenCredential(c: AzureCredential, policy: RotationPolicy): Tok
 // Errors are rethrown without `cause`: an SDK RestError carries the request, whose body holds the new value.
 function describe(e: unknown): string {
   const err = e as { statusCode?: number; code?: string; message?: string; name?: string };
-  const first = (err.message ?? String(e)).split("\n")[0] ?? "";
+  const first = (err.message ?? String(e)).split(/\r?\n/)[0] ?? "";
   return [err.statusCode ? `HTTP ${err.statusCode}` : "", err.code ?? err.name ?? "", first].filter((p) => p !== "").join(" ");
 }
 
@@ -48,6 +48,20 @@ export function keyVaultPort(credential: TokenCredential, policy: RotationPolicy
       } catch (e) {
         // eslint-disable-next-line preserve-caught-error -- see describe()
         throw new Error(`Key Vault ${vault}: cannot set secret ${name}: ${describe(e)}`);
+      }
+    },
+    async checkWritable(vault, name, abortSignal) {
+      const client = clientFor(vault);
+      const latest = await client.getSecret(name, { abortSignal }).catch((e: unknown) => {
+        if ((e as { statusCode?: number }).statusCode === 404) return undefined;
+        throw new Error(`Key Vault ${vault}: cannot read secret ${name}: ${describe(e)}`);
+      });
+      if (latest === undefined) return;
+      try {
+        await client.updateSecretProperties(name, latest.properties.version ?? "", { tags: latest.properties.tags ?? {}, abortSignal });
+      } catch (e) {
+        // eslint-disable-next-line preserve-caught-error -- see describe()
+        throw new Error(`Key Vault ${vault}: this identity may not write secret ${name}, so a rotation would leave its readers behind: ${describe(e)}`);
       }
     },
   };

@@ -47,8 +47,9 @@ export async function connect({ namespace, policy, azure }: ConnectArgs): Promis
     kc.loadFromDefault();
     kubeConfig = kc;
   }
-  let keyVault: KeyVaultPort = { latest: () => notConfigured("an Azure credential"), setSecret: () => notConfigured("an Azure credential") };
-  let flexibleServer: FlexibleServerPort = { setAdminPassword: () => notConfigured("an Azure credential") };
+  const noAzure = (): never => notConfigured("an Azure credential");
+  let keyVault: KeyVaultPort = { latest: noAzure, setSecret: noAzure, checkWritable: noAzure };
+  let flexibleServer: FlexibleServerPort = { setAdminPassword: noAzure };
   if (azure !== undefined) {
     const { tokenCredential, keyVaultPort, flexibleServerPort } = await import("./azure.ts");
     const credential = cachedCredential(azure, () => tokenCredential(azure, policy), policy.cloud.authorityHost);

@@ -2,6 +2,7 @@
 // step, concurrent calls, hand-over from another field manager, failures and back-off.
 import { describe, expect, it } from "vitest";
 import { Crash, ROTATION_MANAGER, accepts, memoryPorts, newWorld, view, type World } from "../../test/support/memory-ports.ts";
+import { rolloutAnnotation } from "../shared/consumers.ts";
 import { runRotation, type EngineInput, type Outcome } from "./engine.ts";
 import type { Clock } from "./protocol.ts";
 import { RotationSpec } from "./xr.ts";
@@ -198,10 +199,57 @@ describe("hand-over from another field manager", () => {
     const w = world();
     const s = w.secrets.get("orders-db");
     if (s) s.annotations["rotation.azplatform.io/rotated-by"] = "someone-else";
+    const mutations = w.mutations.length;
     expect(await run(w)).toMatchObject({
-      kind: "Failed",
-      message: "Pending failed: Secret orders-db is already rotated by SecretRotation someone-else; a Secret can have only one rotation",
+      kind: "Waiting",
+      claimedBy: "someone-else",
+      message: "Secret orders-db is already rotated by SecretRotation someone-else; a Secret can have only one rotation (delete someone-else to hand it over)",
     });
+    expect(w.mutations.slice(mutations)).toEqual([]);
+  });
+});
+
+describe("a successor on a Secret whose SecretRotation was deleted", () => {
+  // old-pw rotated orders-db to version 3, fenced the role with it, and was deleted.
+  const claimed = () => {
+    const w = world();
+    const app = w.secrets.get("orders-db");
+    if (app) [app.annotations, app.appliedAnnotations] = [{ "rotation.azplatform.io/rotated-by": "old-pw", "rotation.azplatform.io/version": "3" }, ["rotation.azplatform.io/rotated-by", "rotation.azplatform.io/version"]];
+    w.roles.set("orders_app", { password: "old-Pass1!", version: 3, rotation: "team-payments/old-pw" });
+    w.deployments.set("api", { secrets: ["orders-db"], annotations: { [rolloutAnnotation("orders-db")]: "v3" }, rollouts: 0 });
+    return w;
+  };
+
+  it("the takeover is durable: a call cut off after marking the Secret, and one that lost the state after Set, still finish without Crossplane's word again", async () => {
+    // Losing the state after Set loses the value set (the designed outcome): a new one is set at once, version 5.
+    for (const [crashAt, version] of [["apply orders-db password,uri", 4], ["alter role orders_app v4", 5]] as const) {
+      counter = 0;
+      const clean = claimed();
+      await runRotation({ ...input(clean), takesOverFrom: "old-pw" });
+      const w = claimed();
+      // Crash right after `crashAt`, in the call Crossplane said old-pw is gone.
+      w.crashAfter = clean.mutations.indexOf(crashAt);
+      await expect(runRotation({ ...input(w), takesOverFrom: "old-pw" })).rejects.toBeInstanceOf(Crash);
+      expect(w.mutations.at(-1)).toBe(crashAt);
+      [w.crashAfter, w.crashed] = [undefined, false];
+      if (crashAt.startsWith("alter")) w.secrets.delete("orders-db-password-rotation-state");
+      // Later calls come without it.
+      const out = await run(w);
+      expect(out, crashAt).toMatchObject({ kind: "Idle", state: { version, tookOverFrom: "old-pw" } });
+      expect(w.roles.get("orders_app")).toMatchObject({ password: app(w).password, version, rotation: "team-payments/orders-db-password" });
+      expect(w.deployments.get("api")?.rollouts, "rolled past the predecessor's v3").toBe(1);
+      expect(w.secrets.get("orders-db")?.annotations).toMatchObject({ "rotation.azplatform.io/rotated-by": "orders-db-password", "rotation.azplatform.io/took-over-from": "old-pw", "rotation.azplatform.io/version": String(version) });
+    }
+  });
+
+  it("never without Crossplane's word: a role fenced by another SecretRotation stays refused", async () => {
+    const w = claimed();
+    const app = w.secrets.get("orders-db");
+    // The Secret was handed over some other way (its marks removed), the role was not.
+    if (app) app.annotations = {};
+    const out = await run(w);
+    expect(out).toMatchObject({ kind: "Failed", message: expect.stringContaining('role "orders_app" is rotated by SecretRotation team-payments/old-pw') });
+    expect(w.roles.get("orders_app")).toEqual({ password: "old-Pass1!", version: 3, rotation: "team-payments/old-pw" });
   });
 });
 
@@ -237,6 +285,16 @@ describe("failures", () => {
     expect(w.valuesSet).toEqual([]);
   });
 
+  it("a Key Vault this identity may not write fails the rotation before anything changes: its readers are never left behind", async () => {
+    const w = world();
+    w.failing.set("kv.checkWritable", "Key Vault kv-payments: this identity may not write secret orders-db-password, so a rotation would leave its readers behind: HTTP 403 Forbidden");
+    const out = await run(w);
+    expect(out).toMatchObject({ kind: "Failed", message: `Pending failed: ${w.failing.get("kv.checkWritable")}`, state: { phase: "Idle", version: 0 } });
+    expect(w.valuesSet).toEqual([]);
+    // Only the failure is recorded.
+    expect(w.mutations).toEqual(["create orders-db-password-rotation-state"]);
+  });
+
   it("Key Vault refusing the write never keeps a value the role accepts from the apps: only the publication is retried", async () => {
     counter = 0;
     const w = world();
@@ -263,7 +321,7 @@ describe("failures", () => {
 
   it("a hung service cannot hold a call for ever: the step fails at its deadline and nothing changed", async () => {
     const w = world();
-    w.failing.set("kv.latest", "hang");
+    w.failing.set("kv.checkWritable", "hang");
     expect(await run(w, { stepTimeoutMs: 50 })).toMatchObject({ kind: "Failed", message: "Pending failed: preparing the rotation did not finish within 0.05 s" });
     expect(w.mutations).toEqual(["create orders-db-password-rotation-state"]);
     expect(app(w).password).toBe("old-Pass1!");
@@ -332,13 +390,19 @@ describe("state loss, drift and the last smaller promises", () => {
     const w = world();
     await run(w);
     const s = w.secrets.get("orders-db");
-    if (s) [s.data.password, s.owners.password] = ["old-Pass1!", ["helm"]];
+    // Helm applies the password; someone runs kubectl edit on the URI.
+    if (s) [s.data.password, s.owners.password, s.data.uri, s.updaters] = ["old-Pass1!", ["helm"], uri("orders_app", "old-Pass1!"), { uri: ["kubectl-edit"] }];
     const before = w.mutations.length;
-    expect(await run(w, { clock: { now: later(5) } })).toMatchObject({ kind: "Idle", rotated: false });
+    const early = await run(w, { clock: { now: later(5) } });
+    expect(early).toMatchObject({ kind: "Idle", rotated: false });
+    expect(early).not.toHaveProperty("drift");
     expect(w.mutations.length).toBe(before);
-    expect(await run(w, { clock: { now: later(11) } })).toMatchObject({ kind: "Idle", rotated: false, state: { version: 1, verifiedAt: later(11).toISOString() } });
-    expect(app(w).password).toBe("new-Pass1!");
+    const check = await run(w, { clock: { now: later(11) } });
+    expect(check).toMatchObject({ kind: "Idle", rotated: false, state: { version: 1, verifiedAt: later(11).toISOString() }, drift: { keys: ["password", "uri"], writers: ["helm", "kubectl-edit"] } });
+    expect(app(w)).toMatchObject({ password: "new-Pass1!", uri: uri("orders_app", "new-Pass1!") });
     expect(new Set(w.valuesSet)).toEqual(new Set(["new-Pass1!"]));
+    // Written back, the next check finds nothing to report.
+    expect(await run(w, { clock: { now: later(22) } })).not.toHaveProperty("drift");
   });
 
   it("drift in Key Vault: a late write of an older value is replaced by the current one at the next check", async () => {
@@ -378,7 +442,7 @@ describe("state loss, drift and the last smaller promises", () => {
     const w = world();
     let seen: AbortSignal | undefined;
     const ports = memoryPorts(w);
-    const slow = { ...ports, keyVault: { ...ports.keyVault, latest: (_v: string, _n: string, signal?: AbortSignal) => ((seen = signal), new Promise<never>(() => undefined)) } };
+    const slow = { ...ports, keyVault: { ...ports.keyVault, checkWritable: (_v: string, _n: string, signal?: AbortSignal) => ((seen = signal), new Promise<never>(() => undefined)) } };
     expect(await runRotation({ ...input(w, { stepTimeoutMs: 30 }), ports: slow })).toMatchObject({ kind: "Failed" });
     expect(seen?.aborted).toBe(true);
   });
@@ -387,7 +451,7 @@ describe("state loss, drift and the last smaller promises", () => {
     const w = world();
     let seen: AbortSignal | undefined;
     const ports = memoryPorts(w);
-    const hanging = { ...ports, keyVault: { ...ports.keyVault, latest: (_v: string, _n: string, signal?: AbortSignal) => ((seen = signal), new Promise<never>(() => undefined)) } };
+    const hanging = { ...ports, keyVault: { ...ports.keyVault, checkWritable: (_v: string, _n: string, signal?: AbortSignal) => ((seen = signal), new Promise<never>(() => undefined)) } };
     const call = new AbortController();
     const out = runRotation({ ...input(w), ports: hanging, signal: call.signal });
     await new Promise((resolve) => setTimeout(resolve, 10));
@@ -406,5 +470,28 @@ describe("state loss, drift and the last smaller promises", () => {
     expect(await run(w, { clock: { trigger: "t1", now: later(1) } })).toMatchObject({ kind: "Idle", rotated: true, state: { version: 2 } });
     expect(app(w).password).toBe("new-Pass2!");
     expect(w.secrets.get("orders-db")?.owners.password).toEqual([ROTATION_MANAGER]);
+  });
+
+  it("an app Secret that does not exist yet is created; a promotion that read it absent never lands over a newer rotation's", async () => {
+    counter = 0;
+    const w = world();
+    w.secrets.delete("orders-db");
+    const ports = memoryPorts(w);
+    let overtaken = false;
+    // While this call promotes version 1, another replica finishes it and rotates again for a new trigger.
+    const createSecret: typeof ports.kubernetes.createSecret = async (name, ...rest) => {
+      if (name === "orders-db" && !overtaken) {
+        overtaken = true;
+        expect(await run(w, { clock: { trigger: "2" } })).toMatchObject({ kind: "Idle", rotated: true, state: { version: 2 } });
+      }
+      return ports.kubernetes.createSecret(name, ...rest);
+    };
+    const out = await runRotation({ ...input(w), ports: { ...ports, kubernetes: { ...ports.kubernetes, createSecret } } });
+    expect(out).toMatchObject({ kind: "Idle", rotated: false, state: { version: 2, current: "new-Pass2!" } });
+    expect(overtaken).toBe(true);
+    expect(app(w)).toEqual({ password: "new-Pass2!" });
+    expect(w.secrets.get("orders-db")?.annotations).toMatchObject({ "rotation.azplatform.io/rotated-by": "orders-db-password", "rotation.azplatform.io/version": "2" });
+    expect(accepts(w, "orders_app", "new-Pass2!")).toBe(true);
+    expect(w.vault.at(-1)?.value).toBe("new-Pass2!");
   });
 });

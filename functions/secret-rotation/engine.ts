@@ -41,16 +41,40 @@ export interface EngineInput {
   stepTimeoutMs?: number;
   /** Fires when Crossplane gives up on the call: the step in flight stops. */
   signal?: AbortSignal;
+  /**
+   * A SecretRotation of this namespace that Crossplane reported deleted, whose marks the app Secret (and whose
+   * fence the role) still carries: this rotation takes the Secret over and carries on from its version.
+   */
+  takesOverFrom?: string;
 }
 
 export type Outcome =
-  /** nextAt: when to be called again (a rotation or a drift check); dueAt: when the next rotation is due. */
-  | { kind: "Idle"; state: RotationState; nextAt: Date; dueAt: Date; rotated: boolean; rolled: string[] }
-  | { kind: "Waiting"; state: RotationState; message: string }
+  /**
+   * nextAt: when to be called again (a rotation or a drift check); dueAt: when the next rotation is due; drift:
+   * what a drift check found another writer had put into the app Secret, and wrote back.
+   */
+  | { kind: "Idle"; state: RotationState; nextAt: Date; dueAt: Date; rotated: boolean; rolled: string[]; drift?: Drift }
+  /** claimedBy: the app Secret is marked by another SecretRotation, which may or may not still exist. */
+  | { kind: "Waiting"; state: RotationState; message: string; claimedBy?: string }
   | { kind: "Failed"; state: RotationState; message: string };
+
+/** Keys of the app Secret found holding another value than the current one, and who else wrote them. */
+export interface Drift {
+  keys: string[];
+  writers: string[];
+}
 
 /** Raised when the rotation must wait for someone else (e.g. another field manager handing a key over). */
 class WaitError extends Error {}
+
+/** The app Secret carries another SecretRotation's marks: nothing changes until that one is known to be gone. */
+class ClaimedError extends WaitError {
+  readonly by: string;
+  constructor(by: string, secretName: string) {
+    super(`Secret ${secretName} is already rotated by SecretRotation ${by}; a Secret can have only one rotation (delete ${by} to hand it over)`);
+    this.by = by;
+  }
+}
 
 const MAX_STEPS = 12;
 /**
@@ -114,6 +138,7 @@ export async function runRotation(input: EngineInput): Promise<Outcome> {
   let state = await load();
   let rotated = false;
   let rolledNames: string[] = [];
+  let drift: Drift | undefined;
   // Set when this call's write may have landed after a newer rotation's (its save lost the compare-and-swap): the
   // app Secret and Key Vault are checked against the targets before the call ends.
   let verifyNow = false;
@@ -123,7 +148,7 @@ export async function runRotation(input: EngineInput): Promise<Outcome> {
     verifyNow = false;
     if (next.kind === "Wait") {
       if (next.why === "Backoff") return { kind: "Failed", state, message: state.lastError ?? "retrying after a failure" };
-      return { kind: "Idle", state, nextAt: next.until, dueAt: next.due ?? next.until, rotated, rolled: rolledNames };
+      return { kind: "Idle", state, nextAt: next.until, dueAt: next.due ?? next.until, rotated, rolled: rolledNames, ...(drift !== undefined ? { drift } : {}) };
     }
     try {
       let after: RotationState;
@@ -152,9 +177,11 @@ export async function runRotation(input: EngineInput): Promise<Outcome> {
           await step("publishing the value to Key Vault", (signal) => publish(input, state, signal));
           after = published(state, clock.now);
           break;
-        case "Verify":
-          after = await step("checking the app Secret and Key Vault", (signal) => verify(input, state, signal));
+        case "Verify": {
+          const checked = await step("checking the app Secret and Key Vault", (signal) => verify(input, state, signal));
+          [after, drift] = [checked.state, checked.repaired ?? drift];
           break;
+        }
       }
       state = await save(after);
     } catch (e) {
@@ -164,6 +191,7 @@ export async function runRotation(input: EngineInput): Promise<Outcome> {
         state = await load();
         continue;
       }
+      if (e instanceof ClaimedError) return { kind: "Waiting", state, message: e.message, claimedBy: e.by };
       if (e instanceof WaitError) return { kind: "Waiting", state, message: e.message };
       const message = redact(`${next.kind === "Begin" ? "Pending" : next.kind} failed: ${e instanceof Error ? e.message : String(e)}`, state);
       try {
@@ -180,7 +208,11 @@ export async function runRotation(input: EngineInput): Promise<Outcome> {
   return { kind: "Waiting", state, message: "rotation is progressing" };
 }
 
-const fenceOf = (input: EngineInput, version: number): RoleFence => ({ rotation: `${input.namespace}/${input.name}`, version });
+const fenceOf = (input: EngineInput, version: number, tookOverFrom: string | undefined): RoleFence => ({
+  rotation: `${input.namespace}/${input.name}`,
+  version,
+  ...(tookOverFrom !== undefined ? { takesOver: `${input.namespace}/${tookOverFrom}` } : {}),
+});
 
 /** The version this rotation marked the app Secret with; 0 when it never wrote one (or another rotation did). */
 function versionOnApp(app: SecretView | undefined, name: string): number {
@@ -188,14 +220,18 @@ function versionOnApp(app: SecretView | undefined, name: string): number {
 }
 
 /**
- * Idle to Pending. Everything that can be checked is checked here, while nothing has changed: Key Vault answers,
+ * Idle to Pending. Everything that can be checked is checked here, while nothing has changed: Key Vault takes a write,
  * the app Secret is handed over, the target is reachable. The version and the current value come from what the
  * targets and the app Secret say, so a state Secret that was lost (or a stale one) cannot rewind them.
  */
 async function begin(input: EngineInput, state: RotationState, rotationId: string, signal: AbortSignal): Promise<RotationState> {
   const { targets } = input;
-  if (targets.vault !== undefined) await input.ports.keyVault.latest(targets.vault.vaultName, targets.vault.secretName, signal);
-  const app = await adopt(input);
+  const found = await input.ports.kubernetes.getSecret(input.spec.secretRef.name);
+  // Another SecretRotation's Secret is refused first: checking it again costs no Azure call.
+  const by = found?.annotations[A.rotatedBy];
+  if (by !== undefined && by !== input.name && by !== input.takesOverFrom) throw new ClaimedError(by, input.spec.secretRef.name);
+  if (targets.vault !== undefined) await input.ports.keyVault.checkWritable(targets.vault.vaultName, targets.vault.secretName, signal);
+  const app = found === undefined ? undefined : await adopt(input, found);
   const recovered = await recover(input, state, app);
   const role = targets.role;
   const current = await currentCredential(input, recovered, app, signal);
@@ -208,28 +244,33 @@ async function begin(input: EngineInput, state: RotationState, rotationId: strin
 /** The state as the targets and the app Secret tell it: the highest version any of them has seen from this rotation. */
 async function recover(input: EngineInput, state: RotationState, app: SecretView | undefined): Promise<RotationState> {
   const ours = app?.annotations[A.rotatedBy] === input.name;
-  const appVersion = versionOnApp(app, input.name);
+  // Crossplane reported it deleted (this call), or this rotation recorded taking over from it (an earlier one).
+  const predecessor = input.takesOverFrom ?? state.tookOverFrom ?? (ours ? app?.annotations[A.tookOverFrom] : undefined);
+  // A successor continues its deleted predecessor's versions: the role's fence and Key Vault's tags stay monotonic.
+  const appVersion = Math.max(versionOnApp(app, input.name), predecessor === undefined ? 0 : versionOnApp(app, predecessor));
   let roleVersion = 0;
   const role = input.targets.role;
   // A Secret this rotation never took over, and no state either: no value was ever set, no fence to read. (It takes
   // the Secret over before its first Set, so a Set whose state was lost is always found.)
-  const everRotated = ours || state.resourceVersion !== undefined;
+  const everRotated = ours || state.resourceVersion !== undefined || predecessor !== undefined;
   if (role !== undefined && everRotated) {
     const admin = await adminConnection(input);
     const users = role.strategy === "alternating" ? [role.name, `${role.name}_clone`] : [role.name];
+    const fence = fenceOf(input, 0, predecessor);
     for (const user of users) {
-      const fence = await input.ports.postgres.readFence(admin, user);
-      if (fence?.rotation === fenceOf(input, 0).rotation) roleVersion = Math.max(roleVersion, fence.version);
+      const found = await input.ports.postgres.readFence(admin, user);
+      if (found !== undefined && [fence.rotation, fence.takesOver].includes(found.rotation)) roleVersion = Math.max(roleVersion, found.version);
     }
   }
   const version = Math.max(state.version, appVersion, roleVersion);
-  if (state.resourceVersion !== undefined || !ours) return { ...state, version };
+  if (state.resourceVersion !== undefined || !ours) return { ...state, version, tookOverFrom: predecessor };
   // The state Secret is gone: the app Secret carries the current value and what the schedule and triggers need.
   const trigger = app?.annotations[A.lastTrigger];
   const alternating = role?.strategy === "alternating";
   return {
     ...state,
     version,
+    tookOverFrom: predecessor,
     current: app?.data[input.spec.secretRef.key],
     currentUser: alternating ? app?.data.username : role?.name,
     ownedKeys: ownedKeysOf(app?.annotations ?? {}),
@@ -298,25 +339,24 @@ function ownedKeys(spec: RotationSpec, targets: Targets, app: SecretView | undef
  * manager and marks the Secret. Another field manager (e.g. the Database's Crossplane composition) that still
  * applies a key would write the old value back after a rotation, so the rotation waits until it has let go.
  */
-async function adopt(input: EngineInput): Promise<SecretView | undefined> {
+async function adopt(input: EngineInput, app: SecretView): Promise<SecretView> {
   const { spec, name } = input;
   const k8s = input.ports.kubernetes;
-  const app = await k8s.getSecret(spec.secretRef.name);
-  if (app === undefined) return undefined;
   const by = app.annotations[A.rotatedBy];
-  if (by !== undefined && by !== name) {
-    throw new Error(`Secret ${spec.secretRef.name} is already rotated by SecretRotation ${by}; a Secret can have only one rotation`);
-  }
   const keys = ownedKeys(spec, input.targets, app);
   const contested = () => keys.flatMap((k) => (app.otherOwners[k] ?? []).map((m) => `${m} (data.${k})`));
   // Once this rotation has written a value, another writer of its keys is drift, not a hand-over: waiting for it to
   // let go could take for ever (a one-time server-side apply keeps its ownership); the new value takes the keys back.
-  const rotatedBefore = versionOnApp(app, name) > 0;
+  // (A version taken over from a deleted predecessor comes without last-rotated-at: this rotation wrote nothing yet.)
+  const rotatedBefore = versionOnApp(app, name) > 0 && app.annotations[A.lastRotatedAt] !== undefined;
   if (by === name && (contested().length === 0 || rotatedBefore)) return app;
   const data = Object.fromEntries(keys.filter((k) => app.data[k] !== undefined).map((k) => [k, app.data[k] ?? ""]));
   // Server-side apply removes what this manager applied before and omits now, so every mark and the managed label
   // (which the rollout WatchOperation selects on) are applied with every call.
-  const after = await k8s.applySecret(spec.secretRef.name, data, { ...carried(app), [A.rotatedBy]: name, [A.ownedKeys]: keys.join(",") }, MANAGED_LABELS, app.resourceVersion);
+  // From a deleted predecessor only its version carries over (its triggers were its own), and the record of it.
+  const takeover = by !== undefined && by === input.takesOverFrom;
+  const marks = takeover ? { ...pick(carried(app), [A.version]), [A.tookOverFrom]: by } : carried(app);
+  const after = await k8s.applySecret(spec.secretRef.name, data, { ...marks, [A.rotatedBy]: name, [A.ownedKeys]: keys.join(",") }, MANAGED_LABELS, app.resourceVersion);
   const still = keys.flatMap((k) => (after.otherOwners[k] ?? []).map((m) => `${m} (data.${k})`));
   if (still.length > 0) {
     throw new WaitError(
@@ -326,9 +366,11 @@ async function adopt(input: EngineInput): Promise<SecretView | undefined> {
   return after;
 }
 
+const pick = (o: Record<string, string>, keys: string[]) => Object.fromEntries(Object.entries(o).filter(([k]) => keys.includes(k)));
+
 /** The marks of the app Secret a rotation keeps when it applies it again without changing the value. */
 function carried(app: SecretView): Record<string, string> {
-  const keep = [A.version, A.lastRotatedAt, A.lastTrigger];
+  const keep = [A.version, A.lastRotatedAt, A.lastTrigger, A.tookOverFrom];
   return Object.fromEntries(keep.flatMap((k) => (app.annotations[k] === undefined ? [] : [[k, app.annotations[k] ?? ""]])));
 }
 
@@ -362,7 +404,7 @@ async function setTargets(input: EngineInput, s: RotationState, signal: AbortSig
     const admin = await adminConnection(input);
     const user = s.pendingUser ?? role.name;
     const memberOf = user === role.name ? undefined : role.name;
-    await input.ports.postgres.setPassword(admin, user, pending, fenceOf(input, s.version + 1), memberOf, signal);
+    await input.ports.postgres.setPassword(admin, user, pending, fenceOf(input, s.version + 1, s.tookOverFrom), memberOf, signal);
   }
   if (targets.server !== undefined) {
     // An earlier PATCH (cut off by its deadline, Azure still working on it) may already have set it: no second one.
@@ -396,7 +438,8 @@ async function testTargets(input: EngineInput, s: RotationState, afterPromotion:
 /**
  * Writes `to` (the value of `version`) into the app Secret, with every key that embeds the credential. Fenced: a
  * Secret that already carries a newer version is left alone (StaleError), and the write applies only to the
- * Secret as it was read (ConflictError otherwise), so a write held up anywhere never lands over a newer one.
+ * Secret as it was read, absent included (ConflictError otherwise), so a write held up anywhere never lands over
+ * a newer one.
  */
 async function promote(input: EngineInput, s: RotationState, to: Credential, version: number, now: Date): Promise<void> {
   const { spec, name } = input;
@@ -421,8 +464,12 @@ async function promote(input: EngineInput, s: RotationState, to: Credential, ver
     [A.version]: String(version),
     [A.lastRotatedAt]: (sameVersion ? app?.annotations[A.lastRotatedAt] : undefined) ?? now.toISOString(),
     ...(trigger !== undefined ? { [A.lastTrigger]: trigger } : {}),
+    ...(s.tookOverFrom !== undefined ? { [A.tookOverFrom]: s.tookOverFrom } : {}),
   };
-  await k8s.applySecret(spec.secretRef.name, data, marks, MANAGED_LABELS, app?.resourceVersion);
+  // A Secret that did not exist when read is created, never applied: a create fails (ConflictError) if another
+  // call created it meanwhile, where an apply would land over whatever that call wrote.
+  if (app === undefined) await k8s.createSecret(spec.secretRef.name, data, marks, MANAGED_LABELS);
+  else await k8s.applySecret(spec.secretRef.name, data, marks, MANAGED_LABELS, app.resourceVersion);
 }
 
 const USER_IN_DSN = /(^|[\s;&?])(user|username|user id|uid)=([^\s;&]*)/gi;
@@ -478,7 +525,7 @@ async function publish(input: EngineInput, s: RotationState, signal: AbortSignal
  * stored one is written back over an outside write; an outside value that logs in (someone rotated by hand)
  * becomes the current one; when neither does, a rotation starts at once and sets one that does.
  */
-async function verify(input: EngineInput, s: RotationState, signal: AbortSignal): Promise<RotationState> {
+async function verify(input: EngineInput, s: RotationState, signal: AbortSignal): Promise<{ state: RotationState; repaired?: Drift }> {
   const app = await input.ports.kubernetes.getSecret(input.spec.secretRef.name);
   const alternating = input.targets.role?.strategy === "alternating";
   const held: Credential = { value: app?.data[input.spec.secretRef.key], user: alternating ? app?.data.username : s.currentUser };
@@ -487,7 +534,7 @@ async function verify(input: EngineInput, s: RotationState, signal: AbortSignal)
   const appVersion = versionOnApp(app, input.name);
   const version = Math.max(s.version, appVersion);
   let state: RotationState = { ...s, version, failures: 0, lastError: undefined, retryAt: undefined, verifiedAt: input.clock.now.toISOString() };
-  if (s.current === undefined) return state;
+  if (s.current === undefined) return { state };
   const drifted = held.value !== stored.value || held.user !== stored.user || app?.annotations[A.version] !== String(version);
   const login = await loginCheck(input);
   const accepts = async (c: Credential) =>
@@ -499,15 +546,28 @@ async function verify(input: EngineInput, s: RotationState, signal: AbortSignal)
         throw e;
       },
     ));
+  let repaired: Drift | undefined;
   if (await accepts(stored)) {
     if (drifted) await promote(input, s, stored, version, input.clock.now);
+    if (drifted && app !== undefined) repaired = driftIn(app, s, stored);
   } else if (drifted && held.value !== undefined && (await accepts(held))) {
     state = { ...state, current: held.value, currentUser: held.user };
   } else {
-    return { ...state, lastRotatedAt: undefined, rotationId: "repair" };
+    return { state: { ...state, lastRotatedAt: undefined, rotationId: "repair" } };
   }
   await publish(input, state, signal);
-  return state;
+  return { state, ...(repaired !== undefined ? { repaired } : {}) };
+}
+
+/** The owned keys whose value was not the stored credential's, and the other field managers that wrote them. */
+function driftIn(app: SecretView, s: RotationState, stored: Credential): Drift | undefined {
+  const keys = s.ownedKeys.filter((k) => {
+    const v = app.data[k];
+    if (v === undefined) return true;
+    return k === "username" ? v !== stored.user : !v.includes(stored.value ?? "") && !v.includes(encodeURIComponent(stored.value ?? ""));
+  });
+  if (keys.length === 0) return undefined;
+  return { keys, writers: [...new Set(keys.flatMap((k) => app.otherWriters[k] ?? []))].sort() };
 }
 
 /** Error texts from drivers and SDKs must never carry a value: replace any occurrence with a marker. */

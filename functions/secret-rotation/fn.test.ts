@@ -154,6 +154,32 @@ describe("SecretRotation RunFunction", () => {
     expect(JSON.stringify(rsp)).not.toContain(w.secrets.get("orders-db")?.data.password);
   });
 
+  it("DriftRepairedNamesTheWriterSoAPersistentOneCanBeFound", async () => {
+    const w = world();
+    await runSecretRotation(request(), deps(w));
+    const app = w.secrets.get("orders-db");
+    // ArgoCD's self-heal puts the value from Git back.
+    if (app) [app.data.password, app.owners.password] = ["old-Pass1!", ["argocd-controller"]];
+    const rotated = { currentVersion: 1, lastRotatedAt: NOW.toISOString(), schedule: "720h", phase: "Idle", nextRotationAt: "2026-12-24T12:00:00.000Z" };
+    const checkAt = new Date("2026-11-24T12:10:00Z");
+    const rsp = await runSecretRotation(request({ xr: xr({}, { status: { ...rotated, nextCheckAt: checkAt.toISOString() } }) }), { ...deps(w), now: () => checkAt });
+    const message =
+      "data.password held another value than version 1, last written by field manager(s) argocd-controller; version 1 was written back. " +
+      "A writer that keeps applying these keys must stop, or apps will read a value the target rejects between drift checks";
+    expect(rsp).toEqual(
+      response(
+        { ...rotated, nextCheckAt: "2026-11-24T12:20:00.000Z" },
+        {
+          ttl: 600,
+          ready: true,
+          results: [res(Severity.SEVERITY_WARNING, "DriftRepaired", message)],
+          conditions: [cond(true, "Rotated", "version 1, rotated at 2026-11-24T12:00:00.000Z; next rotation at 2026-12-24T12:00:00.000Z")],
+        },
+      ),
+    );
+    expect(app?.data.password).toBe(w.roles.get("orders_app")?.password);
+  });
+
   it("FailureReportsInPlainWordsAndRetriesLater", async () => {
     const w = world();
     w.roles.delete("orders_app");
@@ -428,5 +454,71 @@ describe("the tenant boundary: a SecretRotation reaches only what its namespace 
     expect(rsp.results.map((r) => r.reason)).toEqual(["Rotated"]);
     expect(w.roles.get("orders_app")?.password).toBe(w.secrets.get("orders-app-db")?.data.password);
     expect(w.roles.get("pgadmin")?.password).toBe("admin-Pass1!");
+  });
+});
+
+describe("a Secret still marked by another SecretRotation", () => {
+  const LOOKUP = {
+    extraResources: {},
+    schemas: {},
+    resources: { "secretrotation-old-pw": { apiVersion: "azplatform.io/v1alpha1", kind: "SecretRotation", matchName: "old-pw", namespace: "team-payments" } },
+  };
+  const found = (exists: boolean): RunFunctionRequest["requiredResources"] => ({
+    "secretrotation-old-pw": {
+      items: exists
+        ? [{ resource: { apiVersion: "azplatform.io/v1alpha1", kind: "SecretRotation", metadata: { name: "old-pw", namespace: "team-payments" } }, connectionDetails: {}, ready: Ready.READY_UNSPECIFIED }]
+        : [],
+    },
+  });
+  // old-pw rotated orders-db to version 3 and fenced the role with it.
+  const claimed = () => {
+    const w = world();
+    const app = w.secrets.get("orders-db");
+    // Applied by the same field manager as every SecretRotation's: the successor's apply removes what it omits.
+    if (app) app.annotations = { "rotation.azplatform.io/rotated-by": "old-pw", "rotation.azplatform.io/version": "3", "rotation.azplatform.io/last-trigger": "t3" };
+    if (app) app.appliedAnnotations = Object.keys(app.annotations);
+    w.roles.set("orders_app", { password: "old-Pass1!", version: 3, rotation: "team-payments/old-pw" });
+    return w;
+  };
+  const CLAIMED = "Secret orders-db is already rotated by SecretRotation old-pw; a Secret can have only one rotation (delete old-pw to hand it over)";
+
+  it("asks Crossplane whether it exists, changing nothing; while it exists, says so and waits without calling anyone", async () => {
+    const w = claimed();
+    const asking = "Secret orders-db is marked as rotated by SecretRotation old-pw; asking Crossplane whether it still exists";
+    const withVault = xr({ targets: { postgresRole: { name: "orders_app", adminSecretRef: { name: "orders-admin" } }, keyVault: { vaultName: "kv-payments", secretName: "orders-db" } } });
+    expect(await runSecretRotation(request({ xr: withVault }), deps(w))).toEqual({
+      ...response({ phase: "Waiting" }, { ttl: 30, ready: false, results: [res(Severity.SEVERITY_NORMAL, "Waiting", asking)], conditions: [cond(false, "Waiting", asking)] }),
+      requirements: LOOKUP,
+    });
+    const second = await runSecretRotation(request({ xr: withVault, required: found(true) }), deps(w));
+    const status = { phase: "Failed", currentVersion: 0, schedule: "720h", retryAt: "2026-11-24T12:01:00.000Z", lastError: CLAIMED };
+    expect(second).toEqual({
+      ...response(status, { ttl: 60, ready: false, results: [res(Severity.SEVERITY_WARNING, "SecretClaimed", CLAIMED)], conditions: [cond(false, "SecretClaimed", CLAIMED)] }),
+      requirements: LOOKUP,
+    });
+    expect(w.mutations).toEqual([]);
+    // Reads of the state and the app Secret only: no Azure call, no write.
+    expect(w.calls.filter((c) => !c.startsWith("k8s.get"))).toEqual([]);
+  });
+
+  it("once Crossplane reports it deleted, takes the Secret and the role over and carries on from its version", async () => {
+    const w = claimed();
+    const rsp = await runSecretRotation(request({ required: found(false) }), deps(w));
+    expect(rsp.results).toEqual([res(Severity.SEVERITY_NORMAL, "Rotated", "rotated to version 4; rolled 1 workload(s): api")]);
+    // The same requirement as the call before: Crossplane's loop ends here.
+    expect(rsp.requirements).toEqual(LOOKUP);
+    const password = w.secrets.get("orders-db")?.data.password;
+    expect(w.roles.get("orders_app")).toEqual({ password, version: 4, rotation: "team-payments/orders-pw" });
+    expect(w.secrets.get("orders-db")?.annotations).toEqual({
+      "rotation.azplatform.io/rotated-by": "orders-pw",
+      "rotation.azplatform.io/took-over-from": "old-pw",
+      "rotation.azplatform.io/owned-keys": "password",
+      "rotation.azplatform.io/version": "4",
+      "rotation.azplatform.io/last-rotated-at": NOW.toISOString(),
+    });
+    // The next reconcile no longer asks; the predecessor's last trigger was its own, so the same text is a new one here.
+    const next = await runSecretRotation(request({ xr: xr({}, { annotations: { "azplatform.io/rotate-now": "t3" } }) }), deps(w));
+    expect(next.requirements).toBeUndefined();
+    expect(next.results).toEqual([res(Severity.SEVERITY_NORMAL, "Rotated", "rotated to version 5; rolled 1 workload(s): api")]);
   });
 });

@@ -5,12 +5,12 @@ import { generatePassword } from "../shared/password.ts";
 import { condition, fatalResponse, result } from "../shared/results.ts";
 import { cachedSafeParse } from "../shared/input-cache.ts";
 import { describeIssues } from "../shared/zod-errors.ts";
-import { runRotation, type Outcome } from "./engine.ts";
+import { runRotation, type Drift, type Outcome } from "./engine.ts";
 import { lastTrigger } from "./state.ts";
 import { RotationPolicy } from "./policy.ts";
 import type { PostgresConnection, Ports } from "./ports.ts";
 import { cronTimes, formatDuration, parseDuration, shortestInterval, type Schedule } from "./schedule.ts";
-import { databaseRequirements, resolveTargets } from "./targets.ts";
+import { databaseRequirements, resolveTargets, rotationLookedUp, rotationRequirement } from "./targets.ts";
 import { ROTATE_NOW_ANNOTATION, RotationXR } from "./xr.ts";
 
 const parseRotationPolicy = cachedSafeParse(RotationPolicy);
@@ -37,6 +37,8 @@ export interface RotationDeps {
 }
 
 const RETRY_WHILE_WAITING_S = 30;
+/** A Secret another existing SecretRotation rotates: nothing changes until a person deletes one of the two. */
+const RETRY_WHILE_CLAIMED_S = 60;
 /** Azure refuses a longer administrator password. */
 const AZURE_ADMIN_PASSWORD_MAX = 128;
 const MIN_TTL_S = 1;
@@ -101,7 +103,11 @@ export async function runSecretRotation(req: RunFunctionRequest, deps: RotationD
   if (wanted.flexibleServerAdmin !== undefined && length > AZURE_ADMIN_PASSWORD_MAX) {
     return fatalResponse(req, "InvalidSpec", `spec.generator.length ${length} is longer than the ${AZURE_ADMIN_PASSWORD_MAX} characters Azure accepts for an administrator password`);
   }
-  const requirements = lookups(databaseRequirements(spec, xr.metadata.namespace));
+  const { namespace } = xr.metadata;
+  // An app Secret marked by another SecretRotation: an earlier call of this reconcile asked Crossplane whether it exists.
+  const claimant = rotationLookedUp(req.requiredResources ?? {});
+  const asking = (name: string | undefined) => ({ ...databaseRequirements(spec, namespace), ...(name === undefined ? {} : rotationRequirement(xr.apiVersion, name, namespace)) });
+  const requirements = lookups(asking(claimant?.name));
   const resolution = resolveTargets(spec, xr.metadata.namespace, policy, req.requiredResources ?? {});
   if (resolution.kind === "Refused") return fatalResponse(req, resolution.reason, resolution.message);
   // Crossplane calls again until a response repeats the previous one's requirements: every answer asks for them.
@@ -164,6 +170,7 @@ export async function runSecretRotation(req: RunFunctionRequest, deps: RotationD
       postgresAdmin,
       generate: (avoid) => generatePassword({ length, symbols: spec.generator.symbols, avoid }),
       ...(xr.metadata.uid !== undefined ? { owner: { apiVersion: xr.apiVersion, kind: xr.kind, name: xr.metadata.name, uid: xr.metadata.uid } } : {}),
+      ...(claimant?.exists === false ? { takesOverFrom: claimant.name } : {}),
     });
   } catch (e) {
     // The durable state could not be read or written (the Kubernetes API is unreachable or refuses): the observed
@@ -172,6 +179,12 @@ export async function runSecretRotation(req: RunFunctionRequest, deps: RotationD
     // simply repeated.
     const message = `cannot rotate now: ${e instanceof Error ? e.message : String(e)}; the rotation resumes from its last saved step, retrying in ${RETRY_WHILE_WAITING_S} s`;
     return answer(respond(req, { ...st }, RETRY_WHILE_WAITING_S, [condition("RotationSucceeded", false, "StateUnavailable", message)], [result("Warning", "StateUnavailable", message)], false));
+  }
+  if (outcome.kind === "Waiting" && outcome.claimedBy !== undefined && outcome.claimedBy !== claimant?.name) {
+    // Crossplane fetches it and calls again within this reconcile; the next call decides.
+    const message = `Secret ${spec.secretRef.name} is marked as rotated by SecretRotation ${outcome.claimedBy}; asking Crossplane whether it still exists`;
+    const waiting = respond(req, { ...st, phase: "Waiting" }, RETRY_WHILE_WAITING_S, [condition("RotationSucceeded", false, "Waiting", message)], [result("Normal", "Waiting", message)], false);
+    return { ...waiting, requirements: lookups(asking(outcome.claimedBy)) };
   }
   return answer(fromOutcome(req, outcome, scheduleText, now));
 }
@@ -196,8 +209,15 @@ function fromOutcome(req: RunFunctionRequest, o: Outcome, scheduleText: string, 
   if (o.kind === "Idle") {
     const nextAt = o.dueAt.toISOString();
     const results = o.rotated ? [result("Normal", "Rotated", `rotated to version ${s.version}; rolled ${o.rolled.length} workload(s)${o.rolled.length ? `: ${o.rolled.join(", ")}` : ""}`)] : [];
+    if (o.drift !== undefined) results.push(result("Warning", "DriftRepaired", driftMessage(o.drift, s.version)));
     const status = { ...base, phase: "Idle", nextRotationAt: nextAt, nextCheckAt: o.nextAt.toISOString() };
     return respond(req, status, ttlUntil(o.nextAt, now), idleConditions(s.version, s.lastRotatedAt, nextAt), results, true);
+  }
+  if (o.kind === "Waiting" && o.claimedBy !== undefined) {
+    // The other SecretRotation exists: a person has to choose; checked again in a while, with no Azure call.
+    const retryAt = new Date(now.getTime() + RETRY_WHILE_CLAIMED_S * 1000).toISOString();
+    const status = { ...base, phase: "Failed", retryAt, lastError: o.message };
+    return respond(req, status, RETRY_WHILE_CLAIMED_S, [condition("RotationSucceeded", false, "SecretClaimed", o.message)], [result("Warning", "SecretClaimed", o.message)], false);
   }
   if (o.kind === "Waiting") {
     return respond(req, { ...base, phase: "Waiting" }, RETRY_WHILE_WAITING_S, [condition("RotationSucceeded", false, "Waiting", o.message)], [result("Normal", "Waiting", o.message)], false);
@@ -205,6 +225,13 @@ function fromOutcome(req: RunFunctionRequest, o: Outcome, scheduleText: string, 
   const retryAt = s.retryAt ?? new Date(now.getTime() + RETRY_WHILE_WAITING_S * 1000).toISOString();
   const message = `${o.message}; the apps keep version ${s.version}, retrying at ${retryAt} (attempt ${s.failures})`;
   return respond(req, { ...base, phase: "Failed", retryAt, lastError: message }, ttlUntil(new Date(retryAt), now), [condition("RotationSucceeded", false, "RotationFailed", message)], [result("Warning", "RotationFailed", message)], false);
+}
+
+/** Says who rewrote the app Secret, so a writer that keeps doing it (a sync loop, an operator) can be found. */
+function driftMessage(d: Drift, version: number): string {
+  const keys = d.keys.map((k) => `data.${k}`).join(", ");
+  const by = d.writers.length > 0 ? `field manager(s) ${d.writers.join(", ")}` : "an unknown writer";
+  return `${keys} held another value than version ${version}, last written by ${by}; version ${version} was written back. A writer that keeps applying these keys must stop, or apps will read a value the target rejects between drift checks`;
 }
 
 function idleConditions(version: number, lastRotatedAt: string | undefined, nextAt: string) {

@@ -20,10 +20,10 @@ export const FIELD_MANAGER = "azplatform.io-secret-rotation";
 const b64 = (v: string) => Buffer.from(v, "utf8").toString("base64");
 const unb64 = (v: string) => Buffer.from(v, "base64").toString("utf8");
 
-function otherApplyOwners(fields: V1ManagedFieldsEntry[] | undefined): Record<string, string[]> {
+function otherManagers(fields: V1ManagedFieldsEntry[] | undefined, operations: string[]): Record<string, string[]> {
   const out: Record<string, string[]> = {};
   for (const f of fields ?? []) {
-    if (f.operation !== "Apply" || f.manager === FIELD_MANAGER || f.manager === undefined) continue;
+    if (!operations.includes(f.operation ?? "") || f.manager === FIELD_MANAGER || f.manager === undefined) continue;
     const data = (f.fieldsV1 as Record<string, Record<string, unknown>> | undefined)?.["f:data"] ?? {};
     for (const k of Object.keys(data)) {
       if (!k.startsWith("f:")) continue;
@@ -39,7 +39,8 @@ function toView(s: V1Secret): SecretView {
     annotations: { ...s.metadata?.annotations },
     labels: { ...s.metadata?.labels },
     resourceVersion: s.metadata?.resourceVersion ?? "",
-    otherOwners: otherApplyOwners(s.metadata?.managedFields),
+    otherOwners: otherManagers(s.metadata?.managedFields, ["Apply"]),
+    otherWriters: otherManagers(s.metadata?.managedFields, ["Apply", "Update"]),
   };
 }
 

@@ -9,6 +9,8 @@ export interface SecretView {
   resourceVersion: string;
   /** data key -> field managers other than the rotation that own it through server-side apply. */
   otherOwners: Record<string, string[]>;
+  /** data key -> every other field manager that wrote it, by apply or by update (kubectl edit, Helm, an operator). */
+  otherWriters: Record<string, string[]>;
 }
 
 export class ConflictError extends Error {}
@@ -76,6 +78,11 @@ export interface PostgresConnection {
 export interface RoleFence {
   rotation: string;
   version: number;
+  /**
+   * A SecretRotation (`<namespace>/<name>`) that Crossplane reported deleted: its fence on the role may be
+   * replaced by this one (at a version no lower than its own), so its successor on the same Secret carries on.
+   */
+  takesOver?: string;
 }
 
 export interface PostgresPort {
@@ -116,6 +123,12 @@ export interface KeyVaultPort {
   /** The latest version's value and tags, or undefined when the secret does not exist. */
   latest(vaultName: string, secretName: string, signal?: AbortSignal): Promise<{ value: string; tags: Record<string, string> } | undefined>;
   setSecret(vaultName: string, secretName: string, value: string, tags: Record<string, string>, signal?: AbortSignal): Promise<void>;
+  /**
+   * Proves the identity may write the secret, changing nothing a reader sees: the latest version's tags are written
+   * again as they are (Key Vault asks the same permission as for a new version). A secret that does not exist yet
+   * is left alone: its first version is the proof.
+   */
+  checkWritable(vaultName: string, secretName: string, signal?: AbortSignal): Promise<void>;
 }
 
 export interface Ports {

@@ -128,6 +128,22 @@ describe("postgres adapter on a real server, as an Azure-like admin", () => {
     expect(await comment("orders_app")).toBe(before);
   });
 
+  it("lets the successor of a deleted SecretRotation take its fence over, at no lower version; no other rotation", async () => {
+    await asAdmin("CREATE ROLE renamed_app LOGIN PASSWORD 'first-Passw0rd'");
+    await port.setPassword(db.admin, "renamed_app", "old-v3-Passw0rd", fence(3, "team-payments/old-name"));
+    const successor = (version: number, takesOver: string) => ({ ...fence(version), takesOver });
+    const claimed = new RoleClaimedError(
+      'role "renamed_app" is rotated by SecretRotation team-payments/old-name; to hand it over, remove [azplatform.io/rotation team-payments/old-name v=3] from its comment',
+    );
+    await expect(port.setPassword(db.admin, "renamed_app", "x-Passw0rd", successor(4, "team-payments/someone-else"))).rejects.toEqual(claimed);
+    await expect(port.setPassword(db.admin, "renamed_app", "x-Passw0rd", successor(2, "team-payments/old-name"))).rejects.toEqual(new StaleError("role renamed_app is at rotation version 3"));
+    await port.setPassword(db.admin, "renamed_app", "new-v4-Passw0rd", successor(4, "team-payments/old-name"));
+    expect(await port.readFence(db.admin, "renamed_app")).toEqual(fence(4));
+    expect(await db.canLogin("renamed_app", "new-v4-Passw0rd")).toBe(true);
+    // Taken over, the predecessor's fence is gone: it cannot come back, even through a successor of its own.
+    await expect(port.setPassword(db.admin, "renamed_app", "back-Passw0rd", fence(5, "team-payments/old-name"))).rejects.toBeInstanceOf(RoleClaimedError);
+  });
+
   it("reads no fence from a role without a marker, nor from a missing role", async () => {
     expect(await port.readFence(db.admin, "foreign_app")).toBeUndefined();
     expect(await port.readFence(db.admin, "nobody_app")).toBeUndefined();

@@ -152,7 +152,7 @@ async function roleExists(db: pg.Client, role: string, memberOf: string | undefi
 
 function checkFence(role: string, stored: RoleFence | undefined, fence: RoleFence): void {
   if (stored === undefined) return;
-  if (stored.rotation !== fence.rotation) {
+  if (stored.rotation !== fence.rotation && stored.rotation !== fence.takesOver) {
     const marker = `[azplatform.io/rotation ${stored.rotation} v=${stored.version}]`;
     throw new RoleClaimedError(`role "${role}" is rotated by SecretRotation ${stored.rotation}; to hand it over, remove ${marker} from its comment`);
   }

@@ -142,7 +142,7 @@ describe("state Secret round-trip", () => {
       retryAt: "2026-11-24T12:00:30.000Z",
     });
     const { data, annotations } = toSecret(s);
-    expect(fromSecret({ data, annotations, labels: {}, resourceVersion: "7", otherOwners: {} })).toEqual(s);
+    expect(fromSecret({ data, annotations, labels: {}, resourceVersion: "7", otherOwners: {}, otherWriters: {} })).toEqual(s);
   });
 });
 

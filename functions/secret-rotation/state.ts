@@ -32,6 +32,8 @@ export interface RotationState {
   failures: number;
   lastError: string | undefined;
   retryAt: string | undefined;
+  /** The deleted SecretRotation (a name in this namespace) whose Secret and role this one took over. */
+  tookOverFrom: string | undefined;
 }
 
 export const A = {
@@ -49,6 +51,8 @@ export const A = {
   rotatedBy: ROTATED_BY,
   /** On the app Secret: the manual trigger its value answered, so a lost state never runs it again. */
   lastTrigger: "rotation.azplatform.io/last-trigger",
+  /** On both: the deleted SecretRotation this one succeeded on the Secret; its fence on the role may be replaced. */
+  tookOverFrom: "rotation.azplatform.io/took-over-from",
 } as const;
 
 export const STATE_LABEL = "rotation.azplatform.io/state-of";
@@ -75,6 +79,7 @@ export function emptyState(): RotationState {
     failures: 0,
     lastError: undefined,
     retryAt: undefined,
+    tookOverFrom: undefined,
   };
 }
 
@@ -94,6 +99,7 @@ export function fromSecret(s: SecretView): RotationState {
     failures: Number(a[A.failures] ?? 0) || 0,
     lastError: a[A.lastError],
     retryAt: a[A.retryAt],
+    tookOverFrom: a[A.tookOverFrom],
   };
   for (const f of DATA_FIELDS) state[f] = s.data[f];
   return state;
@@ -117,6 +123,7 @@ export function toSecret(state: RotationState): { data: Record<string, string>; 
   if (state.failures > 0) annotations[A.failures] = String(state.failures);
   put(A.lastError, state.lastError);
   put(A.retryAt, state.retryAt);
+  put(A.tookOverFrom, state.tookOverFrom);
   return { data, annotations };
 }
 

@@ -33,6 +33,23 @@ export function databaseRequirements(spec: RotationSpec, namespace: string): Rec
   return Object.fromEntries(names.map((name) => [requirementKey(name), { apiVersion: "azplatform.io/v1alpha1", kind: "Database", matchName: name, namespace }]));
 }
 
+const ROTATION_KEY_PREFIX = "secretrotation-";
+
+/**
+ * Another SecretRotation of the namespace, as a required resource: an app Secret still marked by one may be taken
+ * over only once Crossplane reports it deleted (this function's own identity does not read XRs).
+ */
+export function rotationRequirement(apiVersion: string, name: string, namespace: string): Record<string, Selector> {
+  return { [`${ROTATION_KEY_PREFIX}${name}`]: { apiVersion, kind: "SecretRotation", matchName: name, namespace } };
+}
+
+/** The SecretRotation an earlier call of this reconcile asked Crossplane about, and whether Crossplane found it. */
+export function rotationLookedUp(required: Required): { name: string; exists: boolean } | undefined {
+  const key = Object.keys(required).find((k) => k.startsWith(ROTATION_KEY_PREFIX));
+  if (key === undefined) return undefined;
+  return { name: key.slice(ROTATION_KEY_PREFIX.length), exists: (required[key]?.items.length ?? 0) > 0 };
+}
+
 interface DatabaseFacts {
   serverName: string;
   resourceGroupName: string;

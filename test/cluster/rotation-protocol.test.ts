@@ -348,6 +348,53 @@ describe("SecretRotation over gRPC against the real API server, with real Postgr
     expect(s3).toMatchObject({ phase: "Idle", currentVersion: 3 });
   });
 
+  it("an app Secret edited by hand is written back at the next drift check, naming the field manager that wrote it", async () => {
+    const trigger = { "azplatform.io/rotate-now": "2" };
+    const { status } = await reconcile("orders-app-password", appSpec, trigger);
+    expect(status).toMatchObject({ phase: "Idle", currentVersion: 3 });
+    const before = await data(NS, "orders-app-db");
+    // What `kubectl edit` sends: an update recorded under its own field manager.
+    await admin.mergePatch(secretRef(NS, "orders-app-db"), { data: { password: b64("edited-by-Hand-1") } }, undefined, "kubectl-edit");
+    // The check is due (driftCheckEvery after the last one), without the wait.
+    const past = new Date(Date.now() - 1000).toISOString();
+    await admin.mergePatch(secretRef(NS, "orders-app-password-rotation-state"), { metadata: { annotations: { "rotation.azplatform.io/verified-at": "2026-01-01T00:00:00.000Z" } } });
+    const rsp = await call(withStatus(await xr("orders-app-password", appSpec, trigger), { ...status, nextCheckAt: past }));
+    const message =
+      "data.password held another value than version 3, last written by field manager(s) kubectl-edit; version 3 was written back. " +
+      "A writer that keeps applying these keys must stop, or apps will read a value the target rejects between drift checks";
+    expect(rsp.results).toEqual([{ severity: "SEVERITY_WARNING", reason: "DriftRepaired", message, target: "TARGET_COMPOSITE" }]);
+    expect(await data(NS, "orders-app-db")).toEqual(before);
+    expect(statusOf(rsp)).toMatchObject({ phase: "Idle", currentVersion: 3 });
+  });
+
+  it("a SecretRotation renamed in Git: the new one waits while the old exists, then takes the Secret and the role over from its version", async () => {
+    const claim = "Secret orders-app-db is already rotated by SecretRotation orders-app-password; a Secret can have only one rotation (delete orders-app-password to hand it over)";
+    const before = await admin.get(secretRef(NS, "orders-app-db"));
+    const { rsp: refused, status: waiting } = await reconcile("orders-app-rotation", appSpec);
+    expect(refused.results).toEqual([{ severity: "SEVERITY_WARNING", reason: "SecretClaimed", message: claim, target: "TARGET_COMPOSITE" }]);
+    expect(waiting).toMatchObject({ phase: "Failed", lastError: claim });
+    expect((await admin.get(secretRef(NS, "orders-app-db"))).metadata.resourceVersion).toBe(before.metadata.resourceVersion);
+
+    await admin.delete({ apiVersion: XR_API, kind: "SecretRotation", namespace: NS, name: "orders-app-password" });
+    const gone = { apiVersion: XR_API, kind: "SecretRotation", namespace: NS, name: "orders-app-password" };
+    await waitFor("SecretRotation orders-app-password to be deleted", async () => ((await admin.find(gone)) === undefined ? true : undefined), 60_000);
+    const { status } = await reconcile("orders-app-rotation", appSpec);
+    expect(status).toMatchObject({ phase: "Idle", currentVersion: 4 });
+    const app = await data(NS, "orders-app-db");
+    // Version 3 was on the clone; version 4 goes to orders_app, fenced now by the successor.
+    expect(app.username).toBe("orders_app");
+    expect(await pg.canLogin("orders_app", app.password ?? "")).toBe(true);
+    const comment = await pg.query("SELECT shobj_description(oid, 'pg_authid') AS c FROM pg_roles WHERE rolname = 'orders_app'");
+    expect(comment.rows[0]?.c).toBe(`[azplatform.io/rotation ${NS}/orders-app-rotation v=4]`);
+    expect(await podAnnotations(NS, "api")).toEqual({ "rotation.azplatform.io/orders-app-db": "v4" });
+    expect(azure.vault("kv-payments").versions("orders-app-password").at(-1)?.tags).toEqual({
+      "rotation-id": "initial",
+      "rotation-version": "4",
+      "rotated-by": `${NS}/orders-app-rotation`,
+      "managed-by": "azplatform.io",
+    });
+  });
+
   it("two simultaneous calls for a new SecretRotation make exactly one rotation", async () => {
     await create(secret(NS, "reports-db", conn("reports_app", "rep-Old-Passw0rd")));
     await pg.query("CREATE ROLE reports_app LOGIN PASSWORD 'rep-Old-Passw0rd'");

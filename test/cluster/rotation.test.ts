@@ -201,4 +201,44 @@ describe("SecretRotation of a Database's admin password through real Crossplane"
     expect(decode(after.data.password)).toBe(rotated);
     expect(await pg.canLogin("pgadmin", rotated)).toBe(true);
   });
+
+  it("a SecretRotation under a new name takes the Secret over once core reports the old one gone, and carries on from its version", async () => {
+    const before = await admin.get(secretRef("ledger-db"));
+    // The deleted SecretRotation's marks are still on the Secret.
+    expect(before.metadata.annotations).toMatchObject({ "rotation.azplatform.io/rotated-by": ROTATION.name, "rotation.azplatform.io/version": "1" });
+    // The Database's first database is "audit" since the test before last: the login that proves a value connects there.
+    await pg.query("CREATE DATABASE audit");
+    const renamed = { ...ROTATION, name: "ledger-admin-rotation" };
+    await admin.apply(
+      {
+        apiVersion: renamed.apiVersion,
+        kind: renamed.kind,
+        metadata: { name: renamed.name, namespace: NS },
+        spec: {
+          team: "ledger",
+          secretRef: { name: "ledger-db", key: "password" },
+          rotateEvery: "720h",
+          targets: { flexibleServerAdmin: { databaseRef: { name: XR.name } }, keyVault: { vaultName: "kv-team-ledger", secretName: "ledger-db-admin" } },
+        },
+      },
+      { fieldManager: ENGINEER },
+    );
+    const rotated = (o: Obj) => o.status?.phase === "Idle" && o.status?.currentVersion === 2 && conditionOf(o, "RotationSucceeded")?.status === "True";
+    await eventually(admin, renamed, "rotated (phase Idle, version 2, RotationSucceeded)", rotated, 100_000);
+    const after = await admin.get(secretRef("ledger-db"));
+    expect(after.metadata.annotations).toMatchObject({
+      "rotation.azplatform.io/rotated-by": renamed.name,
+      "rotation.azplatform.io/took-over-from": ROTATION.name,
+      "rotation.azplatform.io/version": "2",
+    });
+    const password = decode(after.data.password);
+    expect(password).not.toBe(decode(before.data.password));
+    expect(await pg.canLogin("pgadmin", password)).toBe(true);
+    expect(azure.vault("kv-team-ledger").versions("ledger-db-admin").at(-1)?.tags).toMatchObject({ "rotated-by": `${NS}/${renamed.name}`, "rotation-version": "2" });
+    // The Database handed the keys over again, to the new SecretRotation.
+    const crossplaneManager = Object.keys(keyOwners(after)).find((m) => m.startsWith("apiextensions.crossplane.io/composed/")) as string;
+    expect(keyOwners(after)[crossplaneManager]).toEqual(["database", "host", "port", "sslmode", "username"]);
+    const deployment = await admin.get({ apiVersion: "apps/v1", kind: "Deployment", namespace: NS, name: "ledger-api" });
+    expect(deployment.spec.template.metadata.annotations).toEqual({ "rotation.azplatform.io/ledger-db": "v2" });
+  });
 });

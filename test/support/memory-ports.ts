@@ -22,6 +22,10 @@ interface StoredSecret {
   resourceVersion: number;
   /** data key -> Apply managers owning it */
   owners: Record<string, string[]>;
+  /** data key -> managers that wrote it with an update (kubectl edit, Helm), not an apply */
+  updaters?: Record<string, string[]>;
+  /** Annotations the rotation's field manager applied: an apply that omits one removes it, as server-side apply does. */
+  appliedAnnotations?: string[];
 }
 
 export class Crash extends Error {}
@@ -58,7 +62,9 @@ export function view(s: StoredSecret, self: string): SecretView {
     const others = ms.filter((m) => m !== self);
     if (others.length > 0) otherOwners[k] = others;
   }
-  return { data: { ...s.data }, annotations: { ...s.annotations }, labels: { ...s.labels }, resourceVersion: String(s.resourceVersion), otherOwners };
+  const otherWriters: Record<string, string[]> = structuredClone(otherOwners);
+  for (const [k, ms] of Object.entries(s.updaters ?? {})) otherWriters[k] = [...(otherWriters[k] ?? []), ...ms];
+  return { data: { ...s.data }, annotations: { ...s.annotations }, labels: { ...s.labels }, resourceVersion: String(s.resourceVersion), otherOwners, otherWriters };
 }
 
 /** Ports over a world. `manager` is the field manager the Kubernetes port applies as. */
@@ -116,8 +122,12 @@ export function memoryPorts(w: World, manager = ROTATION_MANAGER): Ports {
           const others = (s.owners[k] ?? []).filter((m) => m !== manager);
           // force=true: a different value takes the field over; the same value is shared.
           s.owners[k] = s.data[k] === v ? [...others, manager] : [manager];
+          if (s.data[k] !== v && s.updaters !== undefined) s.updaters = Object.fromEntries(Object.entries(s.updaters).filter(([key]) => key !== k));
           s.data[k] = v;
         }
+        const dropped = (s.appliedAnnotations ?? []).filter((k) => !(k in annotations));
+        s.annotations = Object.fromEntries(Object.entries(s.annotations).filter(([k]) => !dropped.includes(k)));
+        s.appliedAnnotations = Object.keys(annotations);
         Object.assign(s.annotations, annotations);
         Object.assign(s.labels, labels);
         s.resourceVersion = w.rv++;
@@ -149,7 +159,7 @@ export function memoryPorts(w: World, manager = ROTATION_MANAGER): Ports {
         login(w, admin.user, admin.password);
         const r = w.roles.get(role);
         if (r === undefined && memberOf === undefined) throw new Error(`role "${role}" does not exist`);
-        if (r?.rotation !== undefined && r.rotation !== fence.rotation) {
+        if (r?.rotation !== undefined && r.rotation !== fence.rotation && r.rotation !== fence.takesOver) {
           throw new RoleClaimedError(`role "${role}" is rotated by SecretRotation ${r.rotation}; to hand it over, remove [azplatform.io/rotation ${r.rotation} v=${r.version}] from its comment`);
         }
         if (r !== undefined && r.version > fence.version) throw new StaleError(`role ${role} is at rotation version ${r.version}`);
@@ -184,6 +194,9 @@ export function memoryPorts(w: World, manager = ROTATION_MANAGER): Ports {
         await call("kv.latest");
         const v = w.vault.filter((x) => x.name === `${vault}/${name}`).at(-1);
         return v === undefined ? undefined : { value: v.value, tags: v.tags };
+      },
+      async checkWritable() {
+        await call("kv.checkWritable");
       },
       async setSecret(vault, name, value, tags) {
         call("kv.setSecret");

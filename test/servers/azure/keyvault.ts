@@ -37,6 +37,11 @@ export interface FakeVault {
   versions(secretName: string): SecretVersion[];
   /** Adds a version directly, without going through HTTP. */
   seed(secretName: string, value: string, tags?: Record<string, string>): SecretVersion;
+  /**
+   * With `true`, the caller holds only a reading role (Key Vault Secrets User): a new version or a properties
+   * update is refused with 403 ForbiddenByRbac, as Azure RBAC does; reads still succeed.
+   */
+  readOnly(on: boolean): void;
 }
 
 export interface KeyVaultService {
@@ -139,6 +144,7 @@ function parseTags(value: unknown): Record<string, string> | undefined | string 
 
 export function createKeyVaultService(config: KeyVaultConfig): KeyVaultService {
   const vaults = new Map<string, Map<string, Secret>>();
+  const readOnlyVaults = new Set<string>();
 
   function secretsOf(vaultName: string): Map<string, Secret> {
     const key = vaultName.toLowerCase();
@@ -269,6 +275,14 @@ export function createKeyVaultService(config: KeyVaultConfig): KeyVaultService {
     x.reply(200, bundle(x, secret, found, false));
   }
 
+  /** What Azure RBAC answers a caller whose role lacks the data action (the message as the service sends it). */
+  function forbiddenByRbac(x: Exchange, vaultName: string, action: string): void {
+    const message =
+      "Caller is not authorized to perform action on resource.\r\nIf role assignments, deny assignments or role definitions were changed recently, please observe propagation time.\r\n" +
+      `Action: 'Microsoft.KeyVault/vaults/secrets/${action}/action'\r\nAssignment: (not found)\r\nDecisionReason: 'DeniedWithNoValidRBAC' \r\nVault: ${vaultName};location=westeurope\r\n`;
+    x.reply(403, azureError("Forbidden", message, { innererror: { code: "ForbiddenByRbac" } }));
+  }
+
   function listVersions(x: Exchange, secret: Secret | undefined): void {
     // Listing the versions of a secret that does not exist answers an empty list, not 404.
     const items = secret === undefined ? [] : secret.versions.map((v) => item(`${x.origin}/secrets/${secret.name}/${v.version}`, v));
@@ -290,6 +304,7 @@ export function createKeyVaultService(config: KeyVaultConfig): KeyVaultService {
       const secrets = secretsOf(name);
       return {
         name,
+        readOnly: (on) => void (on ? readOnlyVaults.add(name.toLowerCase()) : readOnlyVaults.delete(name.toLowerCase())),
         versions: (secretName) => (secrets.get(secretName.toLowerCase())?.versions ?? []).map(publicVersion),
         seed: (secretName, value, tags) =>
           publicVersion(addVersion(secrets, secretName, { value, contentType: undefined, tags, enabled: true, nbf: undefined, exp: undefined }).stored),
@@ -312,6 +327,7 @@ export function createKeyVaultService(config: KeyVaultConfig): KeyVaultService {
       const secret = secrets.get(name.toLowerCase());
       if (version === "versions") return method === "GET" ? listVersions(x, secret) : notImplemented(x);
       const v = version ?? "";
+      if (readOnlyVaults.has(vaultName.toLowerCase()) && (method === "PUT" || method === "PATCH")) return forbiddenByRbac(x, vaultName, method === "PUT" ? "setSecret" : "update");
       switch (method) {
         case "PUT":
           return v === "" ? setSecret(x, secrets, name) : notImplemented(x);
