@@ -21,6 +21,8 @@ Commands:
       --xrds PATH            XRDs (default: this package's xrds/ and any in PATH)
       --crossplane-crds DIR  also check Compositions, XRDs, Functions and Operations against Crossplane's CRDs
       --format text|github   github prints workflow annotations on the PR's lines (default: text)
+      --namespace NS         the namespace of XRs that name none (as ArgoCD's destination or kubectl -n gives it);
+                             a kustomization.yaml above a file that sets namespace: wins, as kustomize does
   render XR [COMPOSITION [FUNCTIONS]]
                      run the Composition's pipeline for the XR and print what crossplane render (CLI 2.3 or
                      later) prints; COMPOSITION defaults to this package's Composition for the XR's kind
@@ -52,6 +54,7 @@ async function cmdValidate(argv: string[]): Promise<number> {
       xrds: { type: "string", multiple: true },
       "crossplane-crds": { type: "string", multiple: true },
       format: { type: "string", default: "text" },
+      namespace: { type: "string" },
     },
   });
   if (positionals.length === 0) fail(`validate needs files or folders to check\n\n${USAGE}`);
@@ -60,6 +63,7 @@ async function cmdValidate(argv: string[]): Promise<number> {
     ...(values.compositions ? { compositions: values.compositions } : {}),
     ...(values.xrds ? { xrds: values.xrds } : {}),
     ...(values["crossplane-crds"] ? { crossplaneCrds: values["crossplane-crds"] } : {}),
+    ...(values.namespace ? { namespace: values.namespace } : {}),
   });
   process.stdout.write(formatFindings(report, values.format));
   return report.findings.some((f) => f.severity === "error") ? 1 : 0;

@@ -10,10 +10,11 @@ import { runSecretRotation } from "../functions/secret-rotation/fn.ts";
 import { ROTATION_POLICY_KIND } from "../functions/secret-rotation/policy.ts";
 import { handlers } from "../functions/router.ts";
 import { fatalResponse } from "../functions/shared/results.ts";
+import { kustomizeNamespace } from "./namespace.ts";
 import { packageRoot } from "./package-root.ts";
 import { isOurInput, placeholderCredentials } from "./render.ts";
 import { isSchemaDocument, loadCrds, SchemaRegistry, type Problem } from "./schema.ts";
-import { InputError, readDocsWithPositions, yamlFiles, type PositionedDoc } from "./yaml.ts";
+import { readDocsWithPositions, readYaml, yamlFiles, type PositionedDoc } from "./yaml.ts";
 
 type Obj = Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any -- YAML documents
 
@@ -39,6 +40,8 @@ export interface ValidateOptions {
   xrds?: string[];
   /** Crossplane's CRDs (a folder): Compositions, XRDs, Functions and Operations are checked against them. */
   crossplaneCrds?: string[];
+  /** The namespace of XRs whose file and kustomization name none (what ArgoCD's destination or `kubectl -n` gives). */
+  namespace?: string;
   now?: Date;
 }
 
@@ -90,6 +93,12 @@ async function runStep(xr: Obj, step: Obj, now: Date): Promise<RunFunctionRespon
   return fatalResponse(req, "UnknownInput", `step ${step.step} has input ${input.apiVersion} ${input.kind}, which this package does not serve`);
 }
 
+/** The namespace the XR will have in the cluster: a kustomization's wins, then the file's, then --namespace. */
+function namespaceOf(d: PositionedDoc, fallback: string | undefined): string | undefined {
+  const own = d.doc.metadata?.namespace;
+  return kustomizeNamespace(d.file) ?? (typeof own === "string" && own !== "" ? own : undefined) ?? fallback;
+}
+
 /** The Compositions that would compose this XR: the one it names, else the XRD's default, else every candidate. */
 function compositionsFor(xr: Obj, compositions: Obj[], xrds: Obj[]): Obj[] {
   const candidates = compositions.filter((c) => c.spec?.compositeTypeRef?.apiVersion === xr.apiVersion && c.spec?.compositeTypeRef?.kind === xr.kind);
@@ -108,14 +117,12 @@ export async function validate(paths: string[], opts: ValidateOptions = {}): Pro
   const now = opts.now ?? new Date();
   const findings: Finding[] = [];
   // A file that is not valid YAML is a finding like any other; the rest of the PR is still checked.
+  // A document that is not valid YAML is a finding like any other; the file's other documents and the rest of the
+  // PR are still checked.
   const docs: PositionedDoc[] = yamlFiles(paths).flatMap((f) => {
-    try {
-      return readDocsWithPositions(f);
-    } catch (e) {
-      if (!(e instanceof InputError) || e.at === undefined) throw e;
-      findings.push({ severity: "error", file: e.at.file, index: e.at.index, line: e.at.line, object: "", path: "", message: e.at.reason });
-      return [];
-    }
+    const { docs: read, problems } = readYaml(f);
+    for (const p of problems) findings.push({ severity: "error", file: p.file, index: p.index, line: p.line, object: "", path: "", message: p.reason });
+    return read;
   });
   const root = packageRoot();
   const extra = (ps: string[] | undefined, dflt: string): PositionedDoc[] => yamlFiles(ps ?? [join(root, dflt)]).flatMap((f) => readDocsWithPositions(f));
@@ -157,6 +164,12 @@ export async function validate(paths: string[], opts: ValidateOptions = {}): Pro
     }
     if (group === XR_GROUP) {
       checked[doc.kind] = (checked[doc.kind] ?? 0) + 1;
+      const ns = namespaceOf(d, opts.namespace);
+      if (ns === undefined) {
+        add("error", [{ path: "metadata.namespace", message: `not set: a ${doc.kind} is namespaced; set it here, in a kustomization.yaml above this file (namespace:), or pass --namespace as your deployment does` }]);
+        continue;
+      }
+      doc.metadata = { ...doc.metadata, namespace: ns };
       if (!xrSchemas.has(doc.apiVersion, doc.kind)) {
         const known = OUR_KINDS.filter((k) => xrSchemas.kinds().some((x) => x.endsWith(` ${k}`)));
         add("error", [{ path: "kind", message: `unknown kind ${doc.apiVersion} ${doc.kind}; this package defines ${known.map((k) => `${XR_GROUP}/v1alpha1 ${k}`).join(" and ")}` }]);

@@ -2,7 +2,7 @@
 // printing documents as crossplane render does.
 import { readdirSync, readFileSync, statSync } from "node:fs";
 import { join } from "node:path";
-import { LineCounter, parseAllDocuments, type Document } from "yaml";
+import { Alias, LineCounter, parseAllDocuments, visit, type Document, type DocumentOptions, type ParseOptions, type SchemaOptions, type Tags } from "yaml";
 import { goYaml } from "./go-yaml.ts";
 
 type Obj = Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any -- YAML documents
@@ -32,7 +32,27 @@ export interface PositionedDoc {
   lineOf(path: string): number;
 }
 
-export function readDocsWithPositions(file: string): PositionedDoc[] {
+/** A document of a file that cannot be read as the cluster would read it. */
+export interface DocProblem {
+  file: string;
+  index: number;
+  line: number;
+  reason: string;
+}
+
+/**
+ * YAML as kubectl and ArgoCD read it (sigs.k8s.io/yaml, on go-yaml v2): YAML 1.1, so `yes`/`no`/`on`/`off` are
+ * booleans, `0777` is octal and `<<: *base` merges. go-yaml v2 leaves timestamps and base-60 numbers (`22:22`) as
+ * strings, so they are dropped from the 1.1 tags. The alias count is bounded (a nested "billion laughs" bomb).
+ */
+const AS_THE_CLUSTER_READS: ParseOptions & DocumentOptions & SchemaOptions = {
+  version: "1.1",
+  customTags: (tags: Tags) => tags.filter((t) => typeof t === "string" || (t.tag !== "tag:yaml.org,2002:timestamp" && (!("format" in t) || t.format !== "TIME"))),
+};
+const MAX_ALIAS_COUNT = 100;
+
+/** Every document of a file, and each one that cannot be read: one broken document never hides the others. */
+export function readYaml(file: string): { docs: PositionedDoc[]; problems: DocProblem[] } {
   let text: string;
   try {
     text = readFileSync(file, "utf8");
@@ -40,24 +60,58 @@ export function readDocsWithPositions(file: string): PositionedDoc[] {
     throw new InputError(`cannot read ${file}: ${(e as NodeJS.ErrnoException).code ?? String(e)}`, { cause: e });
   }
   const lines = new LineCounter();
-  const docs = parseAllDocuments(text, { lineCounter: lines });
-  if (!Array.isArray(docs)) return [];
-  const out: PositionedDoc[] = [];
-  docs.forEach((d, index) => {
+  const parsed = parseAllDocuments(text, { ...AS_THE_CLUSTER_READS, lineCounter: lines });
+  const docs: PositionedDoc[] = [];
+  const problems: DocProblem[] = [];
+  if (!Array.isArray(parsed)) return { docs, problems };
+  parsed.forEach((d, index) => {
     const err = d.errors[0];
     if (err !== undefined) {
-      const line = err.linePos?.[0]?.line ?? 1;
       const reason = `not valid YAML: ${(err.message.split("\n")[0] ?? "").replace(/:$/, "")}`;
-      throw new InputError(`${file}:${line}: document ${index} is ${reason}`, { at: { file, index, line, reason } });
+      problems.push({ file, index, line: err.linePos?.[0]?.line ?? 1, reason });
+      return;
     }
-    const v = d.toJS() as unknown;
+    let v: unknown;
+    try {
+      v = d.toJS({ maxAliasCount: MAX_ALIAS_COUNT });
+    } catch (e) {
+      problems.push({ file, index, ...aliasProblem(d, lines, e) });
+      return;
+    }
     if (v === null || v === undefined) return;
     // A list or a scalar (a JSON patch, say) is no Kubernetes object: kept as an empty mapping, which callers skip
     // (or refuse, from its value).
     const doc = typeof v !== "object" || Array.isArray(v) ? {} : (v as Obj);
-    out.push({ file, index, doc, value: v, lineOf: (path) => lineOf(d, lines, path) });
+    docs.push({ file, index, doc, value: v, lineOf: (path) => lineOf(d, lines, path) });
   });
-  return out;
+  return { docs, problems };
+}
+
+/** Why aliases could not be resolved, at the first alias that names no anchor of its own document. */
+function aliasProblem(d: Document, lines: LineCounter, e: unknown): { line: number; reason: string } {
+  let unresolved: Alias | undefined;
+  visit(d, {
+    Alias(_, node) {
+      if (node.resolve(d) !== undefined) return undefined;
+      unresolved = node;
+      return visit.BREAK;
+    },
+  });
+  const at = (unresolved?.range ?? d.contents?.range)?.[0];
+  const line = at === undefined ? 1 : lines.linePos(at).line;
+  if (unresolved !== undefined) {
+    return { line, reason: `not valid YAML: alias *${unresolved.source} names no anchor of this document (an anchor in another document does not count, as in kubectl)` };
+  }
+  const bomb = e instanceof Error && /alias count/i.test(e.message);
+  return { line, reason: bomb ? `not valid YAML: more than ${MAX_ALIAS_COUNT} aliases expanded (nested aliases that multiply, as in a "billion laughs" bomb)` : `not valid YAML: ${String(e)}` };
+}
+
+/** Every document of a file; throws InputError at the first one that cannot be read. */
+export function readDocsWithPositions(file: string): PositionedDoc[] {
+  const { docs, problems } = readYaml(file);
+  const first = problems[0];
+  if (first !== undefined) throw new InputError(`${file}:${first.line}: document ${first.index} is ${first.reason}`, { at: first });
+  return docs;
 }
 
 function lineOf(d: Document, lines: LineCounter, path: string): number {

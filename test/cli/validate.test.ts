@@ -47,6 +47,57 @@ describe("function-azure-platform validate", () => {
       ],
     },
     {
+      name: "YAML as kubectl reads it: a merge key merges, yes and on are true",
+      args: ["test/cli/prs/yaml11"],
+      code: 0,
+      stdout: ["checked 2 Database: 0 error(s), 0 warning(s)"],
+    },
+    {
+      name: "an alias to another document's anchor and an alias bomb are findings with their line, and the next document is still checked",
+      args: ["test/cli/prs/aliases"],
+      code: 1,
+      stdout: [
+        "test/cli/prs/aliases/databases.yaml:18: error: document 1: not valid YAML: alias *spec names no anchor of this document (an anchor in another document does not count, as in kubectl)",
+        'test/cli/prs/aliases/databases.yaml:21: error: document 2: not valid YAML: more than 100 aliases expanded (nested aliases that multiply, as in a "billion laughs" bomb)',
+        'test/cli/prs/aliases/databases.yaml:40: error: document 3 (Database team-payments/reports): spec.size: unsupported value "xlarge": supported values: "small", "medium", "large"',
+        "checked 2 Database: 3 error(s), 0 warning(s)",
+      ],
+    },
+    {
+      name: "a tab-indented document does not hide the Database after it",
+      args: ["test/cli/prs/onebroken"],
+      code: 1,
+      stdout: [
+        "test/cli/prs/onebroken/app.yaml:7: error: document 0: not valid YAML: Tabs are not allowed as indentation at line 7, column 1",
+        'test/cli/prs/onebroken/app.yaml:18: error: document 1 (Database team-payments/orders): spec.size: unsupported value "gigantic": supported values: "small", "medium", "large"',
+        "checked 1 Database: 2 error(s), 0 warning(s)",
+      ],
+    },
+    {
+      name: "an XR without a namespace takes the one its kustomizations set (the outermost, as kustomize builds), and is then checked",
+      args: ["test/cli/prs/kustomize"],
+      code: 1,
+      stdout: [
+        'test/cli/prs/kustomize/apps/orders/database.yaml:10: error: document 0 (Database team-payments/orders): spec.size: unsupported value "xlarge": supported values: "small", "medium", "large"',
+        "checked 1 Database (2 other document(s) not ours): 1 error(s), 0 warning(s)",
+      ],
+    },
+    {
+      name: "an XR with no namespace from anywhere is told where to set one",
+      args: ["test/cli/prs/nonamespace"],
+      code: 1,
+      stdout: [
+        "test/cli/prs/nonamespace/database.yaml:5: error: document 0 (Database orders): metadata.namespace: not set: a Database is namespaced; set it here, in a kustomization.yaml above this file (namespace:), or pass --namespace as your deployment does",
+        "checked 1 Database: 1 error(s), 0 warning(s)",
+      ],
+    },
+    {
+      name: "--namespace gives it the one ArgoCD's destination would",
+      args: ["--namespace", "team-payments", "test/cli/prs/nonamespace"],
+      code: 0,
+      stdout: ["checked 1 Database: 0 error(s), 0 warning(s)"],
+    },
+    {
       name: "a values file and a JSON patch are not ours and are skipped; a misspelt group is not",
       args: ["test/cli/prs/mixed"],
       code: 1,
