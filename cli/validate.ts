@@ -4,12 +4,14 @@
 // Compositions and XRDs are checked against Crossplane's own CRDs. Offline and fast: no cluster, no network.
 import { join } from "node:path";
 import { Ready, RunFunctionRequest, Severity, type RunFunctionResponse } from "@crossplane-org/function-sdk-typescript";
-import { runDatabase } from "../functions/database/fn.ts";
-import { POLICY_KIND } from "../functions/database/policy.ts";
+import { KEY, policyRefusals, runDatabase } from "../functions/database/fn.ts";
+import { observed } from "../functions/database/observed.ts";
+import { DatabasePolicy, POLICY_KIND } from "../functions/database/policy.ts";
+import { DatabaseXR } from "../functions/database/xr.ts";
 import { runSecretRotation } from "../functions/secret-rotation/fn.ts";
 import { ROTATION_POLICY_KIND } from "../functions/secret-rotation/policy.ts";
 import { handlers } from "../functions/router.ts";
-import { fatalResponse } from "../functions/shared/results.ts";
+import { fatalResponse, result } from "../functions/shared/results.ts";
 import { kustomizeNamespace } from "./namespace.ts";
 import { packageRoot } from "./package-root.ts";
 import { isOurInput, placeholderCredentials } from "./render.ts";
@@ -79,7 +81,7 @@ async function runStep(xr: Obj, step: Obj, now: Date): Promise<RunFunctionRespon
     input,
     credentials: placeholderCredentials(step),
   });
-  if (input.kind === POLICY_KIND) return runDatabase(req);
+  if (input.kind === POLICY_KIND) return eachRefusalApart(req, runDatabase(req));
   if (input.kind === ROTATION_POLICY_KIND) {
     // Reaching connect means every policy check passed; nothing further is the PR's to get right.
     try {
@@ -97,6 +99,19 @@ async function runStep(xr: Obj, step: Obj, now: Date): Promise<RunFunctionRespon
 function namespaceOf(d: PositionedDoc, fallback: string | undefined): string | undefined {
   const own = d.doc.metadata?.namespace;
   return kustomizeNamespace(d.file) ?? (typeof own === "string" && own !== "" ? own : undefined) ?? fallback;
+}
+
+/**
+ * The function joins every policy refusal into its one Fatal result (Crossplane shows one); a PR check puts each on
+ * its own field's line instead.
+ */
+function eachRefusalApart(req: RunFunctionRequest, rsp: RunFunctionResponse): RunFunctionResponse {
+  const policy = DatabasePolicy.safeParse(req.input);
+  const xr = DatabaseXR.safeParse(req.observed?.composite?.resource);
+  if (!policy.success || !xr.success) return rsp;
+  const refusals = policyRefusals(policy.data, xr.data, observed(req, KEY.server));
+  if (refusals.length === 0) return rsp;
+  return { ...rsp, results: refusals.map((r) => result("Fatal", r.reason, r.message)) };
 }
 
 /** The Compositions that would compose this XR: the one it names, else the XRD's default, else every candidate. */

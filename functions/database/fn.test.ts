@@ -678,6 +678,13 @@ const fatals: Record<string, { req: RunFunctionRequest; reason: string; message:
     reason: "VersionNotAllowed",
     message: 'spec.version "13" is not allowed; choose one of 15, 16, 17',
   },
+  RefusesEveryPolicyProblemAtOnceNamingEachField: {
+    req: request({ xr: db({ size: "small", version: "13", storageGB: 2048, highAvailability: true }, { labels: {} }), input: policy({ storage: { maxGB: 1024 } }) }),
+    reason: "VersionNotAllowed",
+    message:
+      'spec.version "13" is not allowed; choose one of 15, 16, 17; spec.storageGB 2048 exceeds the policy\'s maximum of 1024; ' +
+      "spec.highAvailability is not allowed for size small (SKU B_Standard_B2s); choose size medium or large, or set highAvailability: false",
+  },
   RefusesStorageAboveMaximum: {
     req: request({ xr: db({ storageGB: 2048 }), input: policy({ storage: { maxGB: 1024 } }) }),
     reason: "StorageNotAllowed",

@@ -51,9 +51,14 @@ export function runDatabase(req: RunFunctionRequest, deps: DatabaseDeps = DEFAUL
   const xr = xrParse.data;
   const spec = xr.spec;
 
+  // Every policy refusal at once, so an engineer fixes them in one push; Crossplane shows the message of one Fatal
+  // result, so they are joined into it.
+  const refusals = policyRefusals(policy, xr, observed(req, KEY.server));
   const size = policy.sizes[spec.size];
-  if (size === undefined) {
-    return fatalResponse(req, "SizeNotAllowed", `spec.size "${spec.size}" is not allowed; choose one of ${Object.keys(policy.sizes).join(", ")}`);
+  const name = serverName(policy, xr);
+  const tagSet = tags(policy, xr);
+  if (refusals.length > 0 || size === undefined || !name.ok || !tagSet.ok) {
+    return fatalResponse(req, refusals[0]?.reason ?? "InvalidSpec", refusals.map((r) => r.message).join("; "));
   }
   // Defaults apply at creation only: a DBA raising the default version or a size's storage must not upgrade or
   // grow every existing server that never asked for it.
@@ -63,33 +68,8 @@ export function runDatabase(req: RunFunctionRequest, deps: DatabaseDeps = DEFAUL
   const currentVersion = maxDefined(read.str(was.version), read.str(server.atProvider.version));
   const emittedMb = read.num(was.storageMb);
   const version = spec.version ?? (created ? currentVersion : undefined) ?? policy.versions.default;
-  if (spec.version !== undefined || !created) {
-    if (!(policy.versions.allowed as readonly string[]).includes(version)) {
-      return fatalResponse(req, "VersionNotAllowed", `spec.version "${version}" is not allowed; choose one of ${policy.versions.allowed.join(", ")}`);
-    }
-  }
   const storageGB = spec.storageGB ?? (created && emittedMb !== undefined ? storageGbForMb(emittedMb) : size.storageGB);
-  if (spec.storageGB !== undefined && policy.storage.maxGB !== undefined && storageGB > policy.storage.maxGB) {
-    return fatalResponse(req, "StorageNotAllowed", `spec.storageGB ${storageGB} exceeds the policy's maximum of ${policy.storage.maxGB}`);
-  }
-  if (spec.highAvailability && !policy.highAvailability.allowedSizes.includes(spec.size)) {
-    const allowed = policy.highAvailability.allowedSizes;
-    return fatalResponse(
-      req,
-      "HighAvailabilityNotAllowed",
-      `spec.highAvailability is not allowed for size ${spec.size} (SKU ${size.skuName}); ` +
-        (allowed.length > 0 ? `choose size ${allowed.join(" or ")}, or set highAvailability: false` : "the policy allows it for no size; set highAvailability: false"),
-    );
-  }
-  const name = serverName(policy, xr);
-  if (!name.ok) return fatalResponse(req, "InvalidName", name.message);
-  const tagSet = tags(policy, xr);
-  if (!tagSet.ok) return fatalResponse(req, "InvalidTags", tagSet.message);
-
   const databases = spec.databases ?? [defaultDatabaseName(xr.metadata.name)];
-  if (spec.databases === undefined && RESERVED_DATABASES.includes(databases[0] ?? "")) {
-    return fatalResponse(req, "InvalidSpec", `the default database name "${databases[0]}" (from metadata.name) is reserved on every server; set spec.databases`);
-  }
 
   const results: RunFunctionResponse["results"] = [];
   const refuse = (message: string) => results.push(result("Warning", "ChangeRefused", message));
@@ -296,6 +276,44 @@ function describeWait(o: Observed): string {
   if (o.synced?.status === "False") return `not synced: ${o.synced.reason}${o.synced.message ? ` (${o.synced.message})` : ""}`;
   if (o.ready !== undefined) return `${o.ready.reason || "not ready"}${o.ready.message ? ` (${o.ready.message})` : ""}`;
   return "not ready";
+}
+
+export interface Refusal {
+  reason: string;
+  /** Starts with the field it is about (`spec.size …`), where there is one. */
+  message: string;
+}
+
+/** Every way the Database breaks the DBA policy, in the order of its fields; empty when it keeps it. */
+export function policyRefusals(policy: DatabasePolicy, xr: DatabaseXR, server: Observed): Refusal[] {
+  const { spec } = xr;
+  const out: Refusal[] = [];
+  const size = policy.sizes[spec.size];
+  if (size === undefined) out.push({ reason: "SizeNotAllowed", message: `spec.size "${spec.size}" is not allowed; choose one of ${Object.keys(policy.sizes).join(", ")}` });
+  const created = existsInAzure(server);
+  const currentVersion = maxDefined(read.str(server.forProvider.version), read.str(server.atProvider.version));
+  const version = spec.version ?? (created ? currentVersion : undefined) ?? policy.versions.default;
+  if ((spec.version !== undefined || !created) && !(policy.versions.allowed as readonly string[]).includes(version)) {
+    out.push({ reason: "VersionNotAllowed", message: `spec.version "${version}" is not allowed; choose one of ${policy.versions.allowed.join(", ")}` });
+  }
+  if (spec.storageGB !== undefined && policy.storage.maxGB !== undefined && spec.storageGB > policy.storage.maxGB) {
+    out.push({ reason: "StorageNotAllowed", message: `spec.storageGB ${spec.storageGB} exceeds the policy's maximum of ${policy.storage.maxGB}` });
+  }
+  if (spec.highAvailability && !policy.highAvailability.allowedSizes.includes(spec.size)) {
+    const allowed = policy.highAvailability.allowedSizes;
+    const sku = size === undefined ? "" : ` (SKU ${size.skuName})`;
+    const choose = allowed.length > 0 ? `choose size ${allowed.join(" or ")}, or set highAvailability: false` : "the policy allows it for no size; set highAvailability: false";
+    out.push({ reason: "HighAvailabilityNotAllowed", message: `spec.highAvailability is not allowed for size ${spec.size}${sku}; ${choose}` });
+  }
+  const name = serverName(policy, xr);
+  if (!name.ok) out.push({ reason: "InvalidName", message: name.message });
+  const tagSet = tags(policy, xr);
+  if (!tagSet.ok) out.push({ reason: "InvalidTags", message: tagSet.message });
+  const databases = spec.databases ?? [defaultDatabaseName(xr.metadata.name)];
+  if (spec.databases === undefined && RESERVED_DATABASES.includes(databases[0] ?? "")) {
+    out.push({ reason: "InvalidSpec", message: `the default database name "${databases[0]}" (from metadata.name) is reserved on every server; set spec.databases` });
+  }
+  return out;
 }
 
 function maxDefined(a: string | undefined, b: string | undefined): string | undefined {

@@ -279,14 +279,22 @@ describe("SecretRotation RunFunction", () => {
       message: "the SecretRotation is invalid: spec.targets.postgresRole: set databaseRef or adminSecretRef, not both",
     },
     RefusesRoleOutsidePolicy: {
-      req: request({ xr: xr({ targets: { postgresRole: { name: "pgadmin" } } }) }),
+      req: request({ xr: xr({ targets: { postgresRole: { name: "pgadmin", adminSecretRef: { name: "orders-admin" } } } }) }),
       reason: "TargetNotAllowed",
       message: 'spec.targets.postgresRole.name "pgadmin" is not allowed by the policy; allowed: *_app (never azure_* or pg_*)',
     },
     RefusesReservedRoleEvenIfPolicyAllowsAll: {
-      req: request({ xr: xr({ targets: { postgresRole: { name: "azure_pg_admin" } } }), input: policy({ allowedRoles: ["*"] }) }),
+      req: request({ xr: xr({ targets: { postgresRole: { name: "azure_pg_admin", adminSecretRef: { name: "orders-admin" } } } }), input: policy({ allowedRoles: ["*"] }) }),
       reason: "TargetNotAllowed",
       message: 'spec.targets.postgresRole.name "azure_pg_admin" is not allowed by the policy; allowed: * (never azure_* or pg_*)',
+    },
+    RefusesEveryTargetProblemAtOnce: {
+      req: request({ xr: xr({ targets: { postgresRole: { name: "pgadmin" }, keyVault: { vaultName: "kv-ledger", secretName: "x" } } }) }),
+      reason: "TargetNotAllowed",
+      message:
+        'spec.targets.keyVault.vaultName "kv-ledger" is not granted to namespace team-payments by the policy; granted: kv-team-payments, kv-payments; ' +
+        'spec.targets.postgresRole.name "pgadmin" is not allowed by the policy; allowed: *_app (never azure_* or pg_*); ' +
+        "spec.targets.postgresRole names neither databaseRef nor adminSecretRef, and the policy has no shared admin (credentials.postgresAdmin)",
     },
     RefusesLengthOutsidePolicy: {
       req: request({ xr: xr({ generator: { length: 12 } }) }),

@@ -80,11 +80,14 @@ export function resolveTargets(spec: RotationSpec, namespace: string, policy: Ro
   const { postgresRole, flexibleServerAdmin, keyVault } = spec.targets;
   const grants = grantsFor(policy, namespace);
   const targets: Targets = {};
-  // Every refusal that needs no lookup comes first: a hostile spec is refused without a single read.
+  // Every refusal that needs no lookup comes first, all of them at once: a hostile spec is refused without a single
+  // read, and an engineer sees every problem in one push.
+  const refusals: Array<{ reason: "TargetNotAllowed" | "InvalidPolicy"; message: string }> = [];
+  const refuse = (reason: "TargetNotAllowed" | "InvalidPolicy", message: string) => void refusals.push({ reason, message });
   if (keyVault !== undefined) {
     if (!grants.keyVaults.some((v) => globMatch(v, keyVault.vaultName))) {
       const granted = grants.keyVaults.join(", ") || "none";
-      return { kind: "Refused", reason: "TargetNotAllowed", message: `spec.targets.keyVault.vaultName "${keyVault.vaultName}" is not granted to namespace ${namespace} by the policy; granted: ${granted}` };
+      refuse("TargetNotAllowed", `spec.targets.keyVault.vaultName "${keyVault.vaultName}" is not granted to namespace ${namespace} by the policy; granted: ${granted}`);
     }
     targets.vault = { vaultName: keyVault.vaultName, secretName: keyVault.secretName };
   }
@@ -94,28 +97,30 @@ export function resolveTargets(spec: RotationSpec, namespace: string, policy: Ro
     // granted to the namespace as <name> is (on a Database's own server every role is the namespace's).
     const roles = strategy === "alternating" ? [name, `${name}_clone`] : [name];
     if (strategy === "alternating" && name.length > 57) {
-      return { kind: "Refused", reason: "TargetNotAllowed", message: `spec.targets.postgresRole.name "${name}" is too long for alternating users: ${name}_clone must fit PostgreSQL's 63 characters` };
+      refuse("TargetNotAllowed", `spec.targets.postgresRole.name "${name}" is too long for alternating users: ${name}_clone must fit PostgreSQL's 63 characters`);
     }
-    if (/^(azure_|pg_)/.test(name) || !policy.allowedRoles.some((r) => globMatch(r, name))) {
-      return { kind: "Refused", reason: "TargetNotAllowed", message: `spec.targets.postgresRole.name "${name}" is not allowed by the policy; allowed: ${policy.allowedRoles.join(", ")} (never azure_* or pg_*)` };
+    const allowed = !/^(azure_|pg_)/.test(name) && policy.allowedRoles.some((r) => globMatch(r, name));
+    if (!allowed) {
+      refuse("TargetNotAllowed", `spec.targets.postgresRole.name "${name}" is not allowed by the policy; allowed: ${policy.allowedRoles.join(", ")} (never azure_* or pg_*)`);
     }
     const shared = postgresRole.databaseRef === undefined && postgresRole.adminSecretRef === undefined;
     if (shared && policy.credentials.postgresAdmin === undefined) {
-      return { kind: "Refused", reason: "TargetNotAllowed", message: "spec.targets.postgresRole names neither databaseRef nor adminSecretRef, and the policy has no shared admin (credentials.postgresAdmin)" };
-    }
-    for (const role of roles) {
-      if (shared && !grants.roles.some((r) => globMatch(r, role))) {
-        const granted = grants.roles.join(", ") || "none";
-        return { kind: "Refused", reason: "TargetNotAllowed", message: `spec.targets.postgresRole.name "${role}" is not granted to namespace ${namespace} on the policy's shared admin; granted: ${granted}` };
-      }
+      refuse("TargetNotAllowed", "spec.targets.postgresRole names neither databaseRef nor adminSecretRef, and the policy has no shared admin (credentials.postgresAdmin)");
+    } else if (shared && allowed) {
+      const notGranted = roles.find((role) => !grants.roles.some((r) => globMatch(r, role)));
+      const granted = grants.roles.join(", ") || "none";
+      if (notGranted !== undefined) refuse("TargetNotAllowed", `spec.targets.postgresRole.name "${notGranted}" is not granted to namespace ${namespace} on the policy's shared admin; granted: ${granted}`);
     }
     if (flexibleServerAdmin !== undefined) {
-      return { kind: "Refused", reason: "TargetNotAllowed", message: "spec.targets: postgresRole and flexibleServerAdmin are two passwords; rotate each with its own SecretRotation" };
+      refuse("TargetNotAllowed", "spec.targets: postgresRole and flexibleServerAdmin are two passwords; rotate each with its own SecretRotation");
     }
   }
   if (flexibleServerAdmin !== undefined && policy.subscriptionId === undefined) {
-    return { kind: "Refused", reason: "InvalidPolicy", message: "the policy sets no subscriptionId, which spec.targets.flexibleServerAdmin needs" };
+    refuse("InvalidPolicy", "the policy sets no subscriptionId, which spec.targets.flexibleServerAdmin needs");
   }
+
+  const first = refusals[0];
+  if (first !== undefined) return { kind: "Refused", reason: first.reason, message: refusals.map((r) => r.message).join("; ") };
 
   if (postgresRole !== undefined) {
     let admin: AdminSource = { kind: "shared" };

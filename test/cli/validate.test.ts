@@ -98,6 +98,16 @@ describe("function-azure-platform validate", () => {
       stdout: ["checked 1 Database: 0 error(s), 0 warning(s)"],
     },
     {
+      name: "every policy problem of one Database in one run, each at its field's line",
+      args: ["test/cli/prs/manyproblems"],
+      code: 1,
+      stdout: [
+        'test/cli/prs/manyproblems/database.yaml:12: error: document 0 (Database team-payments/orders): spec.version "14" is not allowed; choose one of 15, 16, 17',
+        "test/cli/prs/manyproblems/database.yaml:13: error: document 0 (Database team-payments/orders): spec.highAvailability is not allowed for size small (SKU B_Standard_B2s); choose size medium or large, or set highAvailability: false",
+        "checked 1 Database: 2 error(s), 0 warning(s)",
+      ],
+    },
+    {
       name: "a values file and a JSON patch are not ours and are skipped; a misspelt group is not",
       args: ["test/cli/prs/mixed"],
       code: 1,
