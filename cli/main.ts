@@ -21,6 +21,9 @@ Commands:
       --xrds PATH            XRDs (default: this package's xrds/ and any in PATH)
       --crossplane-crds DIR  also check Compositions, XRDs, Functions and Operations against Crossplane's CRDs
       --format text|github   github prints workflow annotations on the PR's lines (default: text)
+      --only-trusted-compositions
+                             use only --compositions (or this package's) as the policy; a Composition in PATH is
+                             an error (an application team's CI: a PR must not bring its own policy)
       --namespace NS         the namespace of XRs that name none (as ArgoCD's destination or kubectl -n gives it);
                              a kustomization.yaml above a file that sets namespace: wins, as kustomize does
   render XR [COMPOSITION [FUNCTIONS]]
@@ -55,6 +58,7 @@ async function cmdValidate(argv: string[]): Promise<number> {
       "crossplane-crds": { type: "string", multiple: true },
       format: { type: "string", default: "text" },
       namespace: { type: "string" },
+      "only-trusted-compositions": { type: "boolean", default: false },
     },
   });
   if (positionals.length === 0) fail(`validate needs files or folders to check\n\n${USAGE}`);
@@ -64,6 +68,7 @@ async function cmdValidate(argv: string[]): Promise<number> {
     ...(values.xrds ? { xrds: values.xrds } : {}),
     ...(values["crossplane-crds"] ? { crossplaneCrds: values["crossplane-crds"] } : {}),
     ...(values.namespace ? { namespace: values.namespace } : {}),
+    onlyTrustedCompositions: values["only-trusted-compositions"],
   });
   process.stdout.write(formatFindings(report, values.format));
   return report.findings.some((f) => f.severity === "error") ? 1 : 0;

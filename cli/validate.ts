@@ -9,7 +9,10 @@ import { observed } from "../functions/database/observed.ts";
 import { DatabasePolicy, POLICY_KIND } from "../functions/database/policy.ts";
 import { DatabaseXR } from "../functions/database/xr.ts";
 import { runSecretRotation } from "../functions/secret-rotation/fn.ts";
-import { ROTATION_POLICY_KIND } from "../functions/secret-rotation/policy.ts";
+import { DUE_ROTATIONS_POLICY_KIND, DueRotationsPolicy, ROLLOUT_POLICY_KIND, RolloutPolicy } from "../functions/operations/policy.ts";
+import { ROTATION_POLICY_KIND, RotationPolicy } from "../functions/secret-rotation/policy.ts";
+import { fieldProblems } from "../functions/shared/zod-errors.ts";
+import type { z } from "zod";
 import { handlers } from "../functions/router.ts";
 import { fatalResponse, result } from "../functions/shared/results.ts";
 import { kustomizeNamespace } from "./namespace.ts";
@@ -42,6 +45,11 @@ export interface ValidateOptions {
   xrds?: string[];
   /** Crossplane's CRDs (a folder): Compositions, XRDs, Functions and Operations are checked against them. */
   crossplaneCrds?: string[];
+  /**
+   * Use only the Compositions given (or this package's) as the policy: a Composition in the checked paths is an
+   * error, so a PR cannot bring the policy it is judged by.
+   */
+  onlyTrustedCompositions?: boolean;
   /** The namespace of XRs whose file and kustomization name none (what ArgoCD's destination or `kubectl -n` gives). */
   namespace?: string;
   now?: Date;
@@ -101,6 +109,20 @@ function namespaceOf(d: PositionedDoc, fallback: string | undefined): string | u
   return kustomizeNamespace(d.file) ?? (typeof own === "string" && own !== "" ? own : undefined) ?? fallback;
 }
 
+/** What each step input is held to: its function's own schema and words (a CRD can say only "must match pattern"). */
+const POLICY_SCHEMAS: Record<string, z.ZodType> = {
+  [POLICY_KIND]: DatabasePolicy,
+  [ROTATION_POLICY_KIND]: RotationPolicy,
+  [ROLLOUT_POLICY_KIND]: RolloutPolicy,
+  [DUE_ROTATIONS_POLICY_KIND]: DueRotationsPolicy,
+};
+
+/** Every problem of a step input on its own, at its field, as the function would refuse it on any XR. */
+function policyProblems(input: Obj): Problem[] {
+  const parsed = POLICY_SCHEMAS[String(input.kind)]?.safeParse(input);
+  return parsed === undefined || parsed.success ? [] : fieldProblems("", parsed.error);
+}
+
 /**
  * The function joins every policy refusal into its one Fatal result (Crossplane shows one); a PR check puts each on
  * its own field's line instead.
@@ -144,7 +166,13 @@ export async function validate(paths: string[], opts: ValidateOptions = {}): Pro
 
   const isKind = (d: Obj, kind: string) => d.kind === kind && typeof d.apiVersion === "string" && d.apiVersion.startsWith("apiextensions.crossplane.io/");
   const xrdDocs = [...docs.filter((d) => isKind(d.doc, "CompositeResourceDefinition")), ...extra(opts.xrds, "xrds")].map((d) => d.doc);
-  const compositions = [...docs.filter((d) => isKind(d.doc, "Composition")), ...extra(opts.compositions, "compositions")].map((d) => d.doc);
+  const prCompositions = docs.filter((d) => isKind(d.doc, "Composition")).map((d) => d.doc);
+  // A Composition in the PR is the change under review: it replaces the one of the same name it was copied from.
+  // With onlyTrustedCompositions (an application team's CI), the PR's own are never used as policy.
+  const given = extra(opts.compositions, "compositions").map((d) => d.doc);
+  const replaced = (c: Obj) => prCompositions.some((p) => p.metadata?.name === c.metadata?.name);
+  const compositions = opts.onlyTrustedCompositions ? given : [...prCompositions, ...given.filter((c) => !replaced(c))];
+  const inThisPr = new Set(prCompositions);
   // An XRD in the PR wins over the one this package ships for the same kind.
   const xrSchemas = new SchemaRegistry();
   for (const x of xrdDocs) {
@@ -203,6 +231,8 @@ export async function validate(paths: string[], opts: ValidateOptions = {}): Pro
       for (const c of comps) {
         const via = comps.length > 1 ? ` (Composition ${c.metadata?.name})` : "";
         for (const step of (c.spec?.pipeline ?? []) as Obj[]) {
+          // A policy of this PR that is itself invalid is reported once, at the Composition's line, not on every XR.
+          if (inThisPr.has(c) && isOurInput(step.input as Obj | undefined) && policyProblems(step.input as Obj).length > 0) continue;
           const rsp = await runStep(doc, step, now);
           for (const r of rsp?.results ?? []) {
             const severity = r.severity === Severity.SEVERITY_FATAL ? "error" : r.severity === Severity.SEVERITY_WARNING ? "warning" : undefined;
@@ -214,6 +244,10 @@ export async function validate(paths: string[], opts: ValidateOptions = {}): Pro
     }
     if (isKind(doc, "Composition")) {
       checked.Composition = (checked.Composition ?? 0) + 1;
+      if (opts.onlyTrustedCompositions) {
+        add("error", [{ path: "", message: "a Composition in this PR is not used as policy (--only-trusted-compositions): the platform's Compositions are the policy; propose this change in their repository" }]);
+        continue;
+      }
       if (crossplane) add("error", crossplane.validate(doc));
       ((doc.spec?.pipeline ?? []) as Obj[]).forEach((step, i) => {
         const input = step.input as Obj | undefined;
@@ -223,7 +257,7 @@ export async function validate(paths: string[], opts: ValidateOptions = {}): Pro
           add("error", [{ path: `${at}.kind`, message: `this package serves no input ${input.apiVersion} ${input.kind}` }]);
           return;
         }
-        add("error", inputSchemas.validate({ ...input, metadata: input.metadata ?? { name: "input" } }), at);
+        add("error", policyProblems(input), at);
         if (input.kind === ROTATION_POLICY_KIND) {
           // The function would report a missing credential only at run time, on every SecretRotation: catch it here.
           const declared = new Set(((step.credentials ?? []) as Obj[]).map((c) => c.name as string));

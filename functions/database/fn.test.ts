@@ -705,7 +705,7 @@ const fatals: Record<string, { req: RunFunctionRequest; reason: string; message:
   RefusesMissingTeam: {
     req: request({ xr: { ...db(), spec: { size: "medium" } } }),
     reason: "InvalidSpec",
-    message: "the Database is invalid: spec.team: Invalid input: expected string, received undefined",
+    message: "the Database is invalid: spec.team: Required value",
   },
   RefusesServerNameTooLong: {
     req: request({ xr: db({ team: "payments-and-settlements-platform" }, { name: "orders-history-archive-service" }) }),
@@ -776,7 +776,7 @@ const fatals: Record<string, { req: RunFunctionRequest; reason: string; message:
   RefusesUnknownPolicyField: {
     req: request({ input: policy({ backups: {} }) }),
     reason: "InvalidPolicy",
-    message: 'the Composition\'s DatabasePolicy input is invalid: Unrecognized key: "backups"',
+    message: 'the Composition\'s DatabasePolicy input is invalid: unknown field "backups"',
   },
   RefusesMissingInput: {
     req: request({ input: null }),

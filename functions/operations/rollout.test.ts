@@ -233,7 +233,7 @@ const fatals: Record<string, { req: RunFunctionRequest; reason: string; message:
   RefusesUnknownPolicyFields: {
     req: request({ input: policy({ consumers: "auto" }) }),
     reason: "InvalidPolicy",
-    message: 'the WatchOperation\'s RolloutPolicy input is invalid: Unrecognized key: "consumers"',
+    message: 'the WatchOperation\'s RolloutPolicy input is invalid: unknown field "consumers"',
   },
   RefusesToRunWithoutAWatchedResource: {
     req: request({ required: {} }),

@@ -337,7 +337,7 @@ describe("SecretRotation RunFunction", () => {
     RefusesSecretRefWithoutKey: {
       req: request({ xr: xr({ secretRef: { name: "orders-db" } }) }),
       reason: "InvalidSpec",
-      message: "the SecretRotation is invalid: spec.secretRef.key: Invalid input: expected string, received undefined",
+      message: "the SecretRotation is invalid: spec.secretRef.key: Required value",
     },
   };
   for (const [name, { req, reason, message }] of Object.entries(fatals)) {

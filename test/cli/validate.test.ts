@@ -108,6 +108,44 @@ describe("function-azure-platform validate", () => {
       ],
     },
     {
+      name: "a policy-only PR is checked on its own, at the Composition's lines, in the function's words",
+      args: ["test/cli/prs/policy"],
+      code: 1,
+      stdout: [
+        "test/cli/prs/policy/composition.yaml:42: error: document 0 (Composition database-postgres): spec.pipeline[0].input.sizes.medium.skuName: is not a Flexible Server SKU the provider accepts (e.g. GP_Standard_D2ds_v5)",
+        "test/cli/prs/policy/composition.yaml:49: error: document 0 (Composition database-postgres): spec.pipeline[0].input.highAvailability.allowedSizes: size small uses Burstable SKU B_Standard_B2s, which cannot run high availability",
+        "checked 1 Composition: 2 error(s), 0 warning(s)",
+      ],
+    },
+    {
+      name: "a broken policy beside XRs is reported once, at the Composition, not again on every XR",
+      args: ["test/cli/prs/policy", "test/cli/prs/good"],
+      code: 1,
+      stdout: [
+        "test/cli/prs/policy/composition.yaml:42: error: document 0 (Composition database-postgres): spec.pipeline[0].input.sizes.medium.skuName: is not a Flexible Server SKU the provider accepts (e.g. GP_Standard_D2ds_v5)",
+        "test/cli/prs/policy/composition.yaml:49: error: document 0 (Composition database-postgres): spec.pipeline[0].input.highAvailability.allowedSizes: size small uses Burstable SKU B_Standard_B2s, which cannot run high availability",
+        "checked 1 Composition, 1 Database, 1 SecretRotation (1 other document(s) not ours): 2 error(s), 0 warning(s)",
+      ],
+    },
+    {
+      name: "a Composition in the PR replaces the package's of the same name: the XR is judged by the new policy alone",
+      args: ["test/cli/prs/stricter"],
+      code: 1,
+      stdout: [
+        'test/cli/prs/stricter/database.yaml:11: error: document 0 (Database team-payments/orders): spec.version "16" is not allowed; choose one of 17',
+        "checked 1 Composition, 1 Database: 1 error(s), 0 warning(s)",
+      ],
+    },
+    {
+      name: "an application team's CI trusts only the platform's Compositions: a PR's own is an error, and its XRs are judged by the trusted ones",
+      args: ["--only-trusted-compositions", "test/cli/prs/stricter"],
+      code: 1,
+      stdout: [
+        "test/cli/prs/stricter/composition.yaml:4: error: document 0 (Composition database-postgres): a Composition in this PR is not used as policy (--only-trusted-compositions): the platform's Compositions are the policy; propose this change in their repository",
+        "checked 1 Composition, 1 Database: 1 error(s), 0 warning(s)",
+      ],
+    },
+    {
       name: "a values file and a JSON patch are not ours and are skipped; a misspelt group is not",
       args: ["test/cli/prs/mixed"],
       code: 1,
@@ -143,7 +181,7 @@ describe("function-azure-platform validate", () => {
       code: 1,
       stdout: [
         "test/cli/prs/good/apps/orders/database.yaml:2: error: document 0 (Database team-payments/orders): no Composition composes azplatform.io/v1alpha1 Database; pass --compositions with the DBA team's Compositions",
-        'test/cli/prs/good/apps/orders/database.yaml:14: error: document 1 (SecretRotation team-payments/orders-app-password): the Composition\'s SecretRotationPolicy input is invalid: Unrecognized key: "maxParallel"',
+        'test/cli/prs/good/apps/orders/database.yaml:14: error: document 1 (SecretRotation team-payments/orders-app-password): the Composition\'s SecretRotationPolicy input is invalid: unknown field "maxParallel"',
         "checked 1 Database, 1 SecretRotation (1 other document(s) not ours): 2 error(s), 0 warning(s)",
       ],
     },
