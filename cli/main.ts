@@ -7,7 +7,8 @@ import { startServer, type RunningServer } from "../functions/server.ts";
 import { packageRoot, packageVersion } from "./package-root.ts";
 import { FatalResultError, offlineRoute, render, RenderError, TARGET } from "./render.ts";
 import { compositionShape, credentialShape, functionShape, inFile, observedShape, requiredShape, xrShape, type ShapeCheck } from "./render-inputs.ts";
-import { formatFindings, validate } from "./validate.ts";
+import { SchemaRegistry } from "./schema.ts";
+import { formatFindings, validate, XR_GROUP } from "./validate.ts";
 import { InputError, readDocs, readDocsWithPositions, toYaml, yamlFiles, type PositionedDoc } from "./yaml.ts";
 
 type Obj = Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any -- YAML documents
@@ -81,6 +82,39 @@ function defaultComposition(xr: Obj): Obj {
   return c;
 }
 
+const ourKinds = ["Database", "SecretRotation"];
+const isOurs = (d: Obj) => typeof d.apiVersion === "string" && d.apiVersion.split("/")[0] === XR_GROUP && ourKinds.includes(d.kind);
+const named = (d: Obj) => `${d.kind ?? "a document without kind"}${d.metadata?.name ? ` ${d.metadata.namespace ? `${d.metadata.namespace}/` : ""}${d.metadata.name}` : ""}`;
+
+/**
+ * The XR to render: the file's one document, or its one Database or SecretRotation among others (an app's file
+ * with its Deployment, say). Without a Composition only ours can be rendered, and a file without one says so.
+ */
+function pickXr(file: string, docs: PositionedDoc[], compositionGiven: boolean): PositionedDoc {
+  const ours = docs.filter((d) => isOurs(d.doc));
+  if (docs.length === 0) throw new InputError(`${file} holds no document`);
+  if (ours.length === 1 && docs.length > 1) {
+    const [d] = ours as [PositionedDoc];
+    process.stderr.write(`render: ${file}: rendering document ${d.index} (${named(d.doc)}); ${docs.length - 1} other document(s) left out\n`);
+    return d;
+  }
+  if (ours.length > 1) throw new InputError(`${file} holds ${ours.length} XRs (${ours.map((d) => named(d.doc)).join(", ")}); render takes one: give it a file of its own`);
+  const [only] = docs as [PositionedDoc];
+  if (docs.length > 1) throw new InputError(`${file} holds ${docs.length} documents and no Database or SecretRotation (${docs.map((d) => named(d.doc)).join(", ")}); render takes one XR`);
+  if (!isOurs(only.doc) && !compositionGiven) {
+    throw new InputError(`${file} holds ${named(only.doc)}, not a Database or SecretRotation; render takes an XR (for another kind, pass the Composition that composes it)`);
+  }
+  return only;
+}
+
+/** Fields of our XR that its XRD does not know (a typo such as `verison`): Kubernetes would prune or refuse them. */
+function unknownToTheXrd(d: PositionedDoc): string[] {
+  if (!isOurs(d.doc)) return [];
+  const registry = new SchemaRegistry();
+  for (const x of yamlFiles([join(packageRoot(), "xrds")]).flatMap((f) => readDocs(f))) registry.add(x, `XRD ${x.metadata?.name ?? ""}`);
+  return registry.validate(d.doc).map((p) => `${d.file}:${d.lineOf(p.path)}: ${p.path === "" ? "" : `${p.path}: `}${p.message} (not in the ${d.doc.kind} XRD: the API server drops it, so the function never sees it)`);
+}
+
 /** A document checked for the shape render relies on: a RenderError names the file, the document and the field. */
 function checked(p: PositionedDoc, check: ShapeCheck): Obj {
   check(p.value, inFile(p));
@@ -117,10 +151,9 @@ async function cmdRender(argv: string[]): Promise<number> {
     annotations[a.slice(0, i)] = a.slice(i + 1);
   }
   // Every input is read, and checked, before anything runs.
-  const [xrDoc, ...more] = readDocsWithPositions(xrFile);
-  if (xrDoc === undefined) throw new InputError(`${xrFile} holds no document`);
-  if (more.length > 0) throw new InputError(`${xrFile} holds ${more.length + 1} documents; render takes one XR`);
+  const xrDoc = pickXr(xrFile, readDocsWithPositions(xrFile), compositionFile !== undefined);
   const xr = checked(xrDoc, xrShape);
+  for (const w of unknownToTheXrd(xrDoc)) process.stderr.write(`render: warning: ${w}\n`);
   let composition: Obj;
   if (compositionFile !== undefined) {
     // Its first document, as crossplane render reads it.

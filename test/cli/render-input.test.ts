@@ -197,3 +197,49 @@ describe("function-azure-platform render refuses malformed input with the file, 
     });
   }
 });
+
+describe("function-azure-platform render finds the XR in a team's file and says what the XRD does not know", () => {
+  const database = (...extra: string[]) =>
+    lines("apiVersion: azplatform.io/v1alpha1", "kind: Database", "metadata:", "  name: orders", "  namespace: team-payments", "  labels: {azplatform.io/cost-center: cc-4711}", "spec:", "  team: payments", "  size: medium", ...extra);
+  const deployment = lines("apiVersion: apps/v1", "kind: Deployment", "metadata: {name: api, namespace: team-payments}");
+  const cases: Record<string, { file: string; code: number; stderr: (f: string) => string[]; stdoutStart?: string }> = {
+    TheOneDatabaseAmongAnAppsDocumentsWithTypos: {
+      file: `${deployment}---\n${database('  verison: "17"', "  storageGb: 64")}`,
+      code: 0,
+      stderr: (f) => [
+        `render: ${f}: rendering document 1 (Database team-payments/orders); 1 other document(s) left out`,
+        `render: warning: ${f}:14: spec.verison: unknown field "verison" (not in the Database XRD: the API server drops it, so the function never sees it)`,
+        `render: warning: ${f}:15: spec.storageGb: unknown field "storageGb" (not in the Database XRD: the API server drops it, so the function never sees it)`,
+      ],
+      stdoutStart: "---\napiVersion: azplatform.io/v1alpha1\nkind: Database\n",
+    },
+    AValuesFile: {
+      file: lines("replicaCount: 2", "image: {tag: v1}"),
+      code: 2,
+      stderr: (f) => [`function-azure-platform: ${f} holds a document without kind, not a Database or SecretRotation; render takes an XR (for another kind, pass the Composition that composes it)`],
+    },
+    TwoXrsInOneFile: {
+      file: `${database()}---\n${database().replace("name: orders", "name: ledger")}`,
+      code: 2,
+      stderr: (f) => [`function-azure-platform: ${f} holds 2 XRs (Database team-payments/orders, Database team-payments/ledger); render takes one: give it a file of its own`],
+    },
+    OnlyOtherKinds: {
+      file: `${deployment}---\n${deployment.replace("name: api", "name: worker")}`,
+      code: 2,
+      stderr: (f) => [`function-azure-platform: ${f} holds 2 documents and no Database or SecretRotation (Deployment team-payments/api, Deployment team-payments/worker); render takes one XR`],
+    },
+  };
+  for (const [name, c] of Object.entries(cases)) {
+    it.concurrent(name, async ({ expect }) => {
+      const file = join(dir, `${name}.yaml`);
+      writeFileSync(file, c.file);
+      const got = await exec(process.execPath, ["cli/main.ts", "render", file], { cwd: repoRoot }).then(
+        ({ stdout, stderr }) => ({ code: 0, stdout, stderr }),
+        (e: { code: number; stdout: string; stderr: string }) => ({ code: e.code, stdout: e.stdout, stderr: e.stderr }),
+      );
+      expect({ code: got.code, stderr: got.stderr.split("\n").filter((l) => l !== "") }).toEqual({ code: c.code, stderr: c.stderr(file) });
+      expect(got.stdout.startsWith(c.stdoutStart ?? "")).toBe(true);
+      if (c.stdoutStart === undefined) expect(got.stdout).toBe("");
+    });
+  }
+});
