@@ -237,7 +237,28 @@ describe("SecretRotation RunFunction", () => {
     RefusesBadCron: {
       req: request({ xr: xr({ rotateEvery: undefined, schedule: "61 * * * *" }) }),
       reason: "InvalidSpec",
-      message: 'spec.schedule "61 * * * *" is not a cron expression (minute hour day-of-month month day-of-week): Constraint error, got value 61 expected range 0-59',
+      message: 'spec.schedule "61 * * * *" minute "61": Constraint error, got value 61 expected range 0-59',
+    },
+    RefusesCronWithASixthField: {
+      req: request({ xr: xr({ rotateEvery: undefined, schedule: "0 3 * * 1 2026" }) }),
+      reason: "InvalidSpec",
+      message:
+        'spec.schedule "0 3 * * 1 2026" has 6 field(s) (the sixth, "2026", would be read as a day of the week after a seconds field); a schedule has 5: minute hour day-of-month month day-of-week (UTC, no seconds, no year)',
+    },
+    RefusesCronWithFourFields: {
+      req: request({ xr: xr({ rotateEvery: undefined, schedule: "0 3 * *" }) }),
+      reason: "InvalidSpec",
+      message: 'spec.schedule "0 3 * *" has 4 field(s); a schedule has 5: minute hour day-of-month month day-of-week (UTC, no seconds, no year)',
+    },
+    RefusesJenkinsHashedMinute: {
+      req: request({ xr: xr({ rotateEvery: undefined, schedule: "H 3 * * THU" }) }),
+      reason: "InvalidSpec",
+      message: 'spec.schedule "H 3 * * THU" minute "H" uses H, Jenkins\' hashed value, which is not cron (it would pick another time each time it is read); write the minute itself',
+    },
+    RefusesDayOfWeekOutOfRange: {
+      req: request({ xr: xr({ rotateEvery: undefined, schedule: "0 3 * * 8" }) }),
+      reason: "InvalidSpec",
+      message: 'spec.schedule "0 3 * * 8" day-of-week "8": Constraint error, got value 8 expected range 0-7',
     },
     RefusesScheduleFasterThanPolicy: {
       req: request({ xr: xr({ rotateEvery: undefined, schedule: "*/10 * * * *" }) }),

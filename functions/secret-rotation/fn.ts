@@ -9,7 +9,7 @@ import { runRotation, type Drift, type Outcome } from "./engine.ts";
 import { lastTrigger } from "./state.ts";
 import { RotationPolicy } from "./policy.ts";
 import type { PostgresConnection, Ports } from "./ports.ts";
-import { cronTimes, formatDuration, parseDuration, shortestInterval, type Schedule } from "./schedule.ts";
+import { cronProblem, formatDuration, parseDuration, shortestInterval, type Schedule } from "./schedule.ts";
 import { databaseRequirements, resolveTargets, rotationLookedUp, rotationRequirement } from "./targets.ts";
 import { ROTATE_NOW_ANNOTATION, RotationXR } from "./xr.ts";
 
@@ -81,11 +81,8 @@ export async function runSecretRotation(req: RunFunctionRequest, deps: RotationD
     schedule = { every };
   } else {
     const cron = spec.schedule ?? "";
-    try {
-      cronTimes(cron, now, 1);
-    } catch (e) {
-      return fatalResponse(req, "InvalidSpec", `spec.schedule "${cron}" is not a cron expression (minute hour day-of-month month day-of-week): ${(e as Error).message}`);
-    }
+    const problem = cronProblem(cron);
+    if (problem !== undefined) return fatalResponse(req, "InvalidSpec", `spec.schedule "${cron}" ${problem}`);
     schedule = { cron };
   }
   const interval = shortestInterval(schedule, now);

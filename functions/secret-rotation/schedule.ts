@@ -19,6 +19,40 @@ export function cronTimes(expression: string, from: Date, count: number): Date[]
   return Array.from({ length: count }, () => it.next().toDate());
 }
 
+const CRON_FIELDS = ["minute", "hour", "day-of-month", "month", "day-of-week"] as const;
+const CRON_MACROS = ["@yearly", "@annually", "@monthly", "@weekly", "@daily", "@midnight", "@hourly"];
+
+/**
+ * Why `expression` is not the 5-field UTC cron a schedule takes, naming the field; undefined when it is. The parser
+ * alone would take 6 fields (seconds first, so a year in the sixth reads as a day of the week), guess at 4, and
+ * accept Jenkins' H, which picks another minute each time it is parsed.
+ */
+export function cronProblem(expression: string): string | undefined {
+  const text = expression.trim();
+  if (text.startsWith("@")) return CRON_MACROS.includes(text) ? undefined : `${text} is not one of ${CRON_MACROS.join(", ")}`;
+  const fields = text === "" ? [] : text.split(/\s+/);
+  if (fields.length !== CRON_FIELDS.length) {
+    const extra = fields.length === 6 ? ` (the sixth, "${fields[5]}", would be read as a day of the week after a seconds field)` : "";
+    return `has ${fields.length} field(s)${extra}; a schedule has 5: ${CRON_FIELDS.join(" ")} (UTC, no seconds, no year)`;
+  }
+  for (const [i, field] of fields.entries()) {
+    const name = CRON_FIELDS[i] ?? "";
+    if (/(^|[^A-Z])H([^A-Z]|$)/i.test(field)) return `${name} "${field}" uses H, Jenkins' hashed value, which is not cron (it would pick another time each time it is read); write the ${name} itself`;
+    const alone = CRON_FIELDS.map((_, j) => (j === i ? field : "*")).join(" ");
+    try {
+      CronExpressionParser.parse(alone, { tz: "UTC" });
+    } catch (e) {
+      return `${name} "${field}": ${(e as Error).message}`;
+    }
+  }
+  try {
+    CronExpressionParser.parse(text, { tz: "UTC" });
+  } catch (e) {
+    return (e as Error).message;
+  }
+  return undefined;
+}
+
 /** The shortest gap between consecutive runs, looked at over the next 50 runs. */
 export function shortestInterval(s: Schedule, from: Date): number {
   if ("every" in s) return s.every;
