@@ -107,12 +107,15 @@ function pickXr(file: string, docs: PositionedDoc[], compositionGiven: boolean):
   return only;
 }
 
-/** Fields of our XR that its XRD does not know (a typo such as `verison`): Kubernetes would prune or refuse them. */
+/** What our XR's XRD does not accept: a field it does not know (a typo such as `verison`), a value it refuses. */
 function unknownToTheXrd(d: PositionedDoc): string[] {
   if (!isOurs(d.doc)) return [];
   const registry = new SchemaRegistry();
   for (const x of yamlFiles([join(packageRoot(), "xrds")]).flatMap((f) => readDocs(f))) registry.add(x, `XRD ${x.metadata?.name ?? ""}`);
-  return registry.validate(d.doc).map((p) => `${d.file}:${d.lineOf(p.path)}: ${p.path === "" ? "" : `${p.path}: `}${p.message} (not in the ${d.doc.kind} XRD: the API server drops it, so the function never sees it)`);
+  return registry.validate(d.doc).map((p) => {
+    const why = p.message.startsWith("unknown field") ? `not in the ${d.doc.kind} XRD: the API server drops it, so the function never sees it` : `the ${d.doc.kind} XRD refuses it: the API server would not accept this XR`;
+    return `${d.file}:${d.lineOf(p.path)}: ${p.path === "" ? "" : `${p.path}: `}${p.message} (${why})`;
+  });
 }
 
 /** A document checked for the shape render relies on: a RenderError names the file, the document and the field. */

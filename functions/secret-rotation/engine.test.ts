@@ -405,6 +405,23 @@ describe("state loss, drift and the last smaller promises", () => {
     expect(await run(w, { clock: { now: later(22) } })).not.toHaveProperty("drift");
   });
 
+  it("a rotation backing off before it changed anything still repairs drift when the check is due, and keeps its back-off", async () => {
+    counter = 0;
+    const w = world();
+    await run(w);
+    w.failing.set("kv.checkWritable", "Key Vault kv-payments: cannot read secret orders-db-password: HTTP 503 ServiceUnavailable");
+    const triggered = new Date(later(10).getTime() - 10_000);
+    const failed = await run(w, { clock: { trigger: "t1", now: triggered } });
+    // The drift check (10 min after the rotation) comes before the retry (30 s after the failure): called then.
+    expect(failed).toMatchObject({ kind: "Failed", nextAt: later(10), state: { failures: 1, retryAt: new Date(triggered.getTime() + 30_000).toISOString() } });
+    const s = w.secrets.get("orders-db");
+    if (s) [s.data.password, s.owners.password] = ["old-Pass1!", ["helm"]];
+    const checked = await run(w, { clock: { trigger: "t1", now: new Date(later(10).getTime() + 5_000) } });
+    expect(app(w).password).toBe("new-Pass1!");
+    expect(checked).toMatchObject({ kind: "Failed", state: { failures: 1, retryAt: new Date(triggered.getTime() + 30_000).toISOString(), verifiedAt: new Date(later(10).getTime() + 5_000).toISOString() } });
+    expect(new Set(w.valuesSet)).toEqual(new Set(["new-Pass1!"]));
+  });
+
   it("drift in Key Vault: a late write of an older value is replaced by the current one at the next check", async () => {
     counter = 0;
     const w = world();

@@ -56,7 +56,8 @@ export type Outcome =
   | { kind: "Idle"; state: RotationState; nextAt: Date; dueAt: Date; rotated: boolean; rolled: string[]; drift?: Drift }
   /** claimedBy: the app Secret is marked by another SecretRotation, which may or may not still exist. */
   | { kind: "Waiting"; state: RotationState; message: string; claimedBy?: string }
-  | { kind: "Failed"; state: RotationState; message: string };
+  /** nextAt: when to be called again (the retry, or a drift check due before it). */
+  | { kind: "Failed"; state: RotationState; message: string; nextAt?: Date };
 
 /** Keys of the app Secret found holding another value than the current one, and who else wrote them. */
 export interface Drift {
@@ -147,7 +148,7 @@ export async function runRotation(input: EngineInput): Promise<Outcome> {
     const next: Step = verifyNow && state.phase === "Idle" && state.retryAt === undefined ? { kind: "Verify" } : planned;
     verifyNow = false;
     if (next.kind === "Wait") {
-      if (next.why === "Backoff") return { kind: "Failed", state, message: state.lastError ?? "retrying after a failure" };
+      if (next.why === "Backoff") return { kind: "Failed", state, message: state.lastError ?? "retrying after a failure", nextAt: next.until };
       return { kind: "Idle", state, nextAt: next.until, dueAt: next.due ?? next.until, rotated, rolled: rolledNames, ...(drift !== undefined ? { drift } : {}) };
     }
     try {
@@ -202,7 +203,8 @@ export async function runRotation(input: EngineInput): Promise<Outcome> {
         if (saveError instanceof Error) saveError.message = `${message}; the failure could not be recorded: ${saveError.message}`;
         throw saveError;
       }
-      return { kind: "Failed", state, message };
+      const then = nextStep(state, clock, order);
+      return { kind: "Failed", state, message, ...(then.kind === "Wait" ? { nextAt: then.until } : {}) };
     }
   }
   return { kind: "Waiting", state, message: "rotation is progressing" };
@@ -533,7 +535,10 @@ async function verify(input: EngineInput, s: RotationState, signal: AbortSignal)
   // A state older than the app Secret (restored from a backup, say) writes at the app's version, never below it.
   const appVersion = versionOnApp(app, input.name);
   const version = Math.max(s.version, appVersion);
-  let state: RotationState = { ...s, version, failures: 0, lastError: undefined, retryAt: undefined, verifiedAt: input.clock.now.toISOString() };
+  // A rotation that failed before changing anything keeps its back-off; a failed drift check of its own is over.
+  const own = s.lastError?.startsWith("Verify failed") === true || s.retryAt === undefined;
+  const cleared = own ? { failures: 0, lastError: undefined, retryAt: undefined } : {};
+  let state: RotationState = { ...s, version, ...cleared, verifiedAt: input.clock.now.toISOString() };
   if (s.current === undefined) return { state };
   const drifted = held.value !== stored.value || held.user !== stored.user || app?.annotations[A.version] !== String(version);
   const login = await loginCheck(input);

@@ -144,8 +144,9 @@ export async function runSecretRotation(req: RunFunctionRequest, deps: RotationD
   const wakeAt = earliest(st.nextRotationAt, st.nextCheckAt);
   const cheap = st.phase === "Idle" && wakeAt !== undefined && now < wakeAt && st.schedule === scheduleText && noNewTrigger;
   // A failed rotation waiting for its retry time is just as cheap: nothing can happen before then.
-  if (st.phase === "Failed" && st.retryAt !== undefined && now < new Date(st.retryAt) && st.schedule === scheduleText && noNewTrigger) {
-    return answer(respond(req, { ...st }, ttlUntil(new Date(st.retryAt), now), [condition("RotationSucceeded", false, "RotationFailed", st.lastError ?? `retrying at ${st.retryAt}`)], [], false));
+  const failedWakeAt = earliest(st.retryAt, st.nextCheckAt);
+  if (st.phase === "Failed" && st.retryAt !== undefined && failedWakeAt !== undefined && now < failedWakeAt && st.schedule === scheduleText && noNewTrigger) {
+    return answer(respond(req, { ...st }, ttlUntil(failedWakeAt, now), [condition("RotationSucceeded", false, "RotationFailed", st.lastError ?? `retrying at ${st.retryAt}`)], [], false));
   }
   if (cheap) {
     return answer(respond(req, { ...st, schedule: scheduleText }, ttlUntil(wakeAt ?? now, now), idleConditions(st.currentVersion ?? 0, st.lastRotatedAt, st.nextRotationAt ?? ""), [], true));
@@ -221,7 +222,11 @@ function fromOutcome(req: RunFunctionRequest, o: Outcome, scheduleText: string, 
   }
   const retryAt = s.retryAt ?? new Date(now.getTime() + RETRY_WHILE_WAITING_S * 1000).toISOString();
   const message = `${o.message}; the apps keep version ${s.version}, retrying at ${retryAt} (attempt ${s.failures})`;
-  return respond(req, { ...base, phase: "Failed", retryAt, lastError: message }, ttlUntil(new Date(retryAt), now), [condition("RotationSucceeded", false, "RotationFailed", message)], [result("Warning", "RotationFailed", message)], false);
+  // A drift check due before the retry is made in the meantime.
+  const wake = o.nextAt !== undefined && o.nextAt < new Date(retryAt) ? o.nextAt : new Date(retryAt);
+  const check = wake < new Date(retryAt) ? { nextCheckAt: wake.toISOString() } : {};
+  const status = { ...base, phase: "Failed", retryAt, lastError: message, ...check };
+  return respond(req, status, ttlUntil(wake, now), [condition("RotationSucceeded", false, "RotationFailed", message)], [result("Warning", "RotationFailed", message)], false);
 }
 
 /** Says who rewrote the app Secret, so a writer that keeps doing it (a sync loop, an operator) can be found. */

@@ -35,8 +35,19 @@ export const isNewTrigger = (s: RotationState, trigger: string | undefined): tri
 /** When an idle rotation next looks at the app Secret and Key Vault. */
 export const nextVerify = (s: RotationState, c: Clock): Date => new Date((s.verifiedAt === undefined ? 0 : Date.parse(s.verifiedAt)) + c.verifyEveryMs);
 
+/** A failure of the drift check itself: retried with back-off like any other, not at every drift check. */
+const verifyFailed = (s: RotationState) => s.lastError?.startsWith("Verify failed") === true;
+
 export function nextStep(s: RotationState, c: Clock, order: Order): Step {
-  if (s.retryAt !== undefined && c.now < new Date(s.retryAt)) return { kind: "Wait", until: new Date(s.retryAt), why: "Backoff" };
+  if (s.retryAt !== undefined && c.now < new Date(s.retryAt)) {
+    // A rotation that failed before changing anything (phase Idle) does not hold up drift repair: apps must keep
+    // reading a value the target accepts while it backs off.
+    const checks = s.phase === "Idle" && !verifyFailed(s);
+    const verify = nextVerify(s, c);
+    if (checks && c.now >= verify) return { kind: "Verify" };
+    const retry = new Date(s.retryAt);
+    return { kind: "Wait", until: checks && verify < retry ? verify : retry, why: "Backoff" };
+  }
   const testFirst = order === "test-then-promote";
   switch (s.phase) {
     case "Pending":

@@ -80,7 +80,9 @@ describe("render of examples/database prints what crossplane render printed", ()
     expect(err).toMatchObject({
       code: 1,
       stdout: "",
-      stderr: 'render: pipeline step "provision-postgres" returned a fatal result: the Database is invalid: spec.size: Invalid option: expected one of "small"|"medium"|"large"\n',
+      stderr:
+        `render: warning: ${bad}:11: spec.size: unsupported value "huge": supported values: "small", "medium", "large" (the Database XRD refuses it: the API server would not accept this XR)\n` +
+        'render: pipeline step "provision-postgres" returned a fatal result: the Database is invalid: spec.size: Invalid option: expected one of "small"|"medium"|"large"\n',
     });
   });
 });
