@@ -422,6 +422,19 @@ describe("state loss, drift and the last smaller promises", () => {
     expect(new Set(w.valuesSet)).toEqual(new Set(["new-Pass1!"]));
   });
 
+  it("a rotation that fails when the drift check is already due asks to be called again at once, and the check runs then", async () => {
+    counter = 0;
+    const w = world();
+    await run(w);
+    const s = w.secrets.get("orders-db");
+    if (s) [s.data.password, s.owners.password] = ["old-Pass1!", ["helm"]];
+    w.failing.set("kv.checkWritable", "Key Vault kv-payments: cannot read secret orders-db-password: HTTP 503 ServiceUnavailable");
+    expect(await run(w, { clock: { trigger: "t1", now: later(11) } })).toMatchObject({ kind: "Failed", nextAt: later(11) });
+    expect(app(w).password).toBe("old-Pass1!");
+    await run(w, { clock: { trigger: "t1", now: new Date(later(11).getTime() + 1_000) } });
+    expect(app(w).password).toBe("new-Pass1!");
+  });
+
   it("drift in Key Vault: a late write of an older value is replaced by the current one at the next check", async () => {
     counter = 0;
     const w = world();

@@ -56,7 +56,7 @@ export type Outcome =
   | { kind: "Idle"; state: RotationState; nextAt: Date; dueAt: Date; rotated: boolean; rolled: string[]; drift?: Drift }
   /** claimedBy: the app Secret is marked by another SecretRotation, which may or may not still exist. */
   | { kind: "Waiting"; state: RotationState; message: string; claimedBy?: string }
-  /** nextAt: when to be called again (the retry, or a drift check due before it). */
+  /** nextAt: when to be called again (the retry, or a drift check due before it); absent: soon. */
   | { kind: "Failed"; state: RotationState; message: string; nextAt?: Date };
 
 /** Keys of the app Secret found holding another value than the current one, and who else wrote them. */
@@ -203,8 +203,9 @@ export async function runRotation(input: EngineInput): Promise<Outcome> {
         if (saveError instanceof Error) saveError.message = `${message}; the failure could not be recorded: ${saveError.message}`;
         throw saveError;
       }
+      // The retry, or a drift check due before it (at once, when it is due already).
       const then = nextStep(state, clock, order);
-      return { kind: "Failed", state, message, ...(then.kind === "Wait" ? { nextAt: then.until } : {}) };
+      return { kind: "Failed", state, message, nextAt: then.kind === "Wait" ? then.until : clock.now };
     }
   }
   return { kind: "Waiting", state, message: "rotation is progressing" };
