@@ -185,6 +185,8 @@ describe("ours prints what crossplane render prints", () => {
     const message = 'pipeline step "provision-postgres" returned a fatal result: the Database is invalid: spec.size: Invalid option: expected one of "small"|"medium"|"large"';
     const [want, got] = await Promise.all([realRender(c), ourRender(c, "grpc")]);
     expect({ code: want.code, stdout: want.stdout, fatal: want.stderr.includes(message) }).toEqual({ code: 1, stdout: "", fatal: true });
-    expect({ code: got.code, stdout: got.stdout, stderr: got.stderr }).toEqual({ code: 1, stdout: "", stderr: `render: ${message}\n` });
+    // Ours also says, before running anything, that the XRD refuses the value.
+    const warning = `render: warning: ${c.xr}:11: spec.size: unsupported value "huge": supported values: "small", "medium", "large" (the Database XRD refuses it: the API server would not accept this XR)`;
+    expect({ code: got.code, stdout: got.stdout, stderr: got.stderr }).toEqual({ code: 1, stdout: "", stderr: `${warning}\nrender: ${message}\n` });
   });
 });
