@@ -16,5 +16,10 @@ WORKDIR /fn
 COPY --from=build /src/dist/server ./
 USER 65532:65532
 EXPOSE 9443 8080 8081
+# V8 sizes its heap from the memory it sees, not from the container's limit: on a large node the server grows past
+# 256Mi before it collects. These are the flags examples/install/function.yaml sets beside its limit (bench/runtime.ts
+# reads them there; test/image checks the two agree). A larger limit can raise --max-old-space-size through the
+# DeploymentRuntimeConfig's env.
+ENV NODE_OPTIONS="--max-semi-space-size=8 --max-old-space-size=128"
 # Crossplane mounts the mTLS certificates at /tls/server; the server refuses to start without them.
 ENTRYPOINT ["/nodejs/bin/node", "main.mjs"]

@@ -9,6 +9,7 @@ import { connect } from "../test/support/proto-client.ts";
 import { startServer, stopAllServers } from "../test/support/server-process.ts";
 import { bundle } from "../scripts/bundle.ts";
 import { load, scenarios } from "./requests.ts";
+import { clusterRuntime } from "./runtime.ts";
 
 const { values } = parseArgs({ options: { scenario: { type: "string", default: "database" }, calls: { type: "string", default: "5000" }, entry: { type: "string" }, top: { type: "string", default: "25" } } });
 const req = scenarios[values.scenario ?? ""];
@@ -22,7 +23,8 @@ if (values.entry === undefined) {
   entry = join(bundleDir, "main.mjs");
 }
 const dir = mkdtempSync(join(tmpdir(), "fn-prof-"));
-const server = await startServer({ insecure: true, entry, env: { NODE_OPTIONS: `--cpu-prof --cpu-prof-dir=${dir}` } });
+// With the V8 flags the cluster gives the server (examples/install/function.yaml): they set how often it collects garbage.
+const server = await startServer({ insecure: true, entry, env: { NODE_OPTIONS: `${clusterRuntime().nodeOptions} --cpu-prof --cpu-prof-dir=${dir}`.trim() } });
 const client = connect(server.address);
 const calls = Number(values.calls);
 await load(client, req, calls, 16);

@@ -28,6 +28,30 @@ const rotationIdle: PlainRequest = {
 };
 export const scenarios: Record<string, PlainRequest> = { database, rotation_idle: rotationIdle };
 
+/**
+ * The same SecretRotation never rotated, so due, with the Database it names as Crossplane passes it: the server
+ * loads its Kubernetes, PostgreSQL and Azure adapters for it, as for the first rotation in a cluster.
+ */
+export const rotationDue: PlainRequest = {
+  ...rotationIdle,
+  meta: { tag: "bench-due" },
+  observed: { composite: { resource: rotationXr as JsonObject } },
+  requiredResources: {
+    "database-orders": {
+      items: [
+        {
+          resource: {
+            apiVersion: "azplatform.io/v1alpha1",
+            kind: "Database",
+            metadata: { name: "orders", namespace: "team-payments" },
+            status: { serverName: "pg-payments-orders-prod-edfe87", resourceGroupName: "rg-data-prod", connectionSecretName: "orders-db" },
+          },
+        },
+      ],
+    },
+  },
+};
+
 const pct = (sorted: number[], p: number) => sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))] ?? 0;
 
 export interface Run {

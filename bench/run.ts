@@ -14,7 +14,8 @@ import { writeKubeconfig } from "../test/support/kubeconfig.ts";
 import { clientCredentials, connect, healthCheck } from "../test/support/proto-client.ts";
 import { freePort, startServer, stopAllServers, type RunningServer } from "../test/support/server-process.ts";
 import { bundle } from "../scripts/bundle.ts";
-import { database, load, scenarios, summarize, type Run } from "./requests.ts";
+import { database, load, rotationDue, scenarios, summarize, type Run } from "./requests.ts";
+import { INSTALL_MANIFEST, clusterRuntime } from "./runtime.ts";
 
 // --smoke: a few calls per cell, for the test that keeps this script working; its figures mean nothing.
 // --scenario, --transport, --concurrency: only the cells named (to reproduce one figure, or to see the effect of a change).
@@ -50,6 +51,10 @@ const STARTUP_RUNS = mode === "smoke" ? 1 : 5;
 /** Each cell's calls go in up to this many rounds, alternating between ours and the baseline. */
 const ROUNDS = mode === "smoke" ? 2 : 10;
 const WHO = ["ours", "base"] as const;
+// Both servers run with the V8 flags the cluster gives ours, so the ratios compare code, not configuration, and the
+// peak RSS is the one the container's limit must hold.
+const RUNTIME = clusterRuntime();
+const NODE_OPTIONS = { NODE_OPTIONS: RUNTIME.nodeOptions };
 type Who = (typeof WHO)[number];
 const CLK_TCK = 100;
 
@@ -84,7 +89,8 @@ async function startupMs(entry: string): Promise<number> {
   for (let i = 0; i < STARTUP_RUNS; i++) {
     const port = await freePort();
     const t = Date.now();
-    const child = spawn(process.execPath, [entry, "--insecure", "--address", `127.0.0.1:${port}`], { stdio: "ignore", env: { ...process.env, METRICS_ADDRESS: "127.0.0.1:0", HEALTH_ADDRESS: "127.0.0.1:0" } });
+    const env = { ...process.env, METRICS_ADDRESS: "127.0.0.1:0", HEALTH_ADDRESS: "127.0.0.1:0", ...NODE_OPTIONS };
+    const child = spawn(process.execPath, [entry, "--insecure", "--address", `127.0.0.1:${port}`], { stdio: "ignore", env });
     for (;;) {
       const status = await healthCheck(`127.0.0.1:${port}`, grpc.credentials.createInsecure(), "", { deadlineMs: 200 }).catch(() => "DOWN");
       if (status === "SERVING") break;
@@ -115,12 +121,21 @@ async function main() {
   const kube = await startCountingServer();
   const azure = await startAzureFake({ vaults: ["kv-payments"] });
   const kubeconfig = await writeKubeconfig(join(tmpdir(), `bench-kubeconfig-${process.pid}`), { server: `https://${kube.host}:${kube.port}`, token: "bench" });
-  const env = { KUBECONFIG: kubeconfig, NODE_EXTRA_CA_CERTS: azure.caFile, HTTPS_PROXY: azure.proxy.url, NO_PROXY: "127.0.0.1,localhost" };
+  const env = { KUBECONFIG: kubeconfig, NODE_EXTRA_CA_CERTS: azure.caFile, HTTPS_PROXY: azure.proxy.url, NO_PROXY: "127.0.0.1,localhost", ...NODE_OPTIONS };
+  const base = { entry: "bench/baseline.ts", env: NODE_OPTIONS };
   const servers: Record<string, { ours: RunningServer; base: RunningServer }> = {
-    insecure: { ours: await startServer({ insecure: true, env, entry: OURS }), base: await startServer({ insecure: true, entry: "bench/baseline.ts" }) },
-    mtls: { ours: await startServer({ pki, env, entry: OURS }), base: await startServer({ pki, entry: "bench/baseline.ts" }) },
+    insecure: { ours: await startServer({ insecure: true, env, entry: OURS }), base: await startServer({ insecure: true, ...base }) },
+    mtls: { ours: await startServer({ pki, env, entry: OURS }), base: await startServer({ pki, ...base }) },
   };
   const creds = { insecure: grpc.credentials.createInsecure(), mtls: clientCredentials(pki).mtls };
+  // A server in a cluster has rotated something: one due rotation each loads the adapters (about 95 MiB of RSS) before
+  // any figure is taken. It fails at once (the Kubernetes API here takes no request), as a first rotation may.
+  for (const transport of ["insecure", "mtls"] as const) {
+    const client = connect(servers[transport]?.ours.address ?? "", creds[transport]);
+    const rsp = await client.runFunction(rotationDue, { deadlineMs: 30_000 });
+    client.close();
+    if (rsp.results?.[0]?.reason !== "StateUnavailable") throw new Error(`a due rotation should stop at the Kubernetes API: ${JSON.stringify(rsp.results)}`);
+  }
   for (const name of SCENARIOS) {
     const req = scenarios[name];
     if (req === undefined) continue;
@@ -159,6 +174,7 @@ async function main() {
     }
   }
   if (!PICKED) await wholeRun(servers);
+  peakMemory(servers);
   record("image", imageMB(), {});
 
   await stopAllServers();
@@ -172,7 +188,24 @@ async function main() {
     const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? "").length)));
     for (const r of [header, ...rows]) process.stdout.write(`${r.map((c, i) => c.padEnd(widths[i] ?? 0)).join("  ")}\n`);
     process.stdout.write(`\n${new Date().toISOString()} · ${(await import("node:os")).cpus().length} cores · node ${process.version} · ${mode} (${CALLS} calls per cell)\n`);
+    process.stdout.write(`NODE_OPTIONS "${RUNTIME.nodeOptions}" and memory limit ${RUNTIME.memoryLimitMiB} MiB from ${INSTALL_MANIFEST}; RSS figures are MiB\n`);
   }
+}
+
+/**
+ * Each server's peak RSS over the whole run (VmHWM: every cell, and the leak check when it ran), and the highest of
+ * ours as a share of the container's memory limit.
+ */
+function peakMemory(servers: Record<string, { ours: RunningServer; base: RunningServer }>) {
+  const peaks: number[] = [];
+  for (const transport of TRANSPORTS) {
+    const pair = servers[transport];
+    if (pair === undefined) continue;
+    const peak = { ours: rssMB(pair.ours.process.pid ?? 0, "VmHWM"), base: rssMB(pair.base.process.pid ?? 0, "VmHWM") };
+    peaks.push(peak.ours);
+    record(`memory.${transport}`, { peak_rss_mb: peak.ours }, { peak_rss_mb: peak.base });
+  }
+  record("memory", { limit_mb: RUNTIME.memoryLimitMiB, peak_of_limit_pct: (Math.max(...peaks) / RUNTIME.memoryLimitMiB) * 100 }, {});
 }
 
 /** The leak check and start-up: figures of the whole server, not of one cell. */

@@ -1,8 +1,8 @@
 // Entry point: flags as Crossplane's function SDKs have them.
 import { parseArgs } from "node:util";
-import { pino } from "pino";
 import { DEFAULT_HEALTH_ADDRESS, Health, serveHealth } from "./health.ts";
-import type { Observe } from "./server.ts";
+import { createLogger } from "./log.ts";
+import type { Observe, Refused } from "./server.ts";
 import { route } from "./router.ts";
 import { StartupError, startServer } from "./server.ts";
 
@@ -46,7 +46,7 @@ if (flags.help) {
   process.stdout.write(`${usage}\n`);
   process.exit(0);
 }
-const logger = pino({ level: flags.debug ? "debug" : "info", base: { fn: "function-azure-platform" } });
+const logger = createLogger({ debug: flags.debug });
 
 const numberFlag = (name: string, value: string): number => {
   const n = Number(value);
@@ -64,17 +64,22 @@ try {
   // Calls answered before they are ready are recorded once they are.
   const metricsAddress = flags["metrics-address"];
   let observe: Observe | undefined;
+  let refused: Refused | undefined;
   // Settles with the error, if any, so a failure before the gRPC server is up is not an unhandled rejection.
   let metricsFailed: Promise<Error | undefined> = Promise.resolve(undefined);
   if (metricsAddress !== "off") {
     const early: Parameters<Observe>[] = [];
+    const earlyRefused: Parameters<Refused>[] = [];
     observe = (...call) => void early.push(call);
+    refused = (...r) => void earlyRefused.push(r);
     metricsFailed = import("./metrics.ts")
       .then(async ({ Metrics, serveMetrics }) => {
         const metrics = new Metrics();
         const { port } = await serveMetrics(metrics, metricsAddress);
         for (const call of early.splice(0)) metrics.observe(...call);
+        for (const r of earlyRefused.splice(0)) metrics.refused(...r);
         observe = (...call) => metrics.observe(...call);
+        refused = (...r) => metrics.refused(...r);
         logger.info({ address: metricsAddress, port }, "serving metrics");
         return undefined;
       })
@@ -103,6 +108,7 @@ try {
     route,
     logger,
     observe && ((...call) => observe?.(...call)),
+    refused && ((...r) => refused?.(...r)),
   );
   for (const failed of await Promise.all([metricsFailed, healthFailed])) {
     if (failed !== undefined) throw new StartupError(failed.message);

@@ -75,7 +75,7 @@ describe("functionName", () => {
 });
 
 describe("Metrics", () => {
-  it("counts calls by function and outcome, results by severity, and latency per function", async () => {
+  it("counts calls by function and outcome, results by severity, latency per function, and refused requests by reason", async () => {
     const m = new Metrics({ now: () => NOW, processMetrics: false });
     const dbPolicy = { apiVersion: "fn.azplatform.io/v1alpha1", kind: "DatabasePolicy", location: "westeurope" };
     const badDb = req(dbPolicy, { apiVersion: "azplatform.io/v1alpha1", kind: "Database", metadata: { name: "x" }, spec: {} });
@@ -84,6 +84,8 @@ describe("Metrics", () => {
     m.observe(badDb, badRsp, 0.004, false);
     const unknown = req({ apiVersion: "x/v1", kind: "Y" }, {});
     m.observe(unknown, { meta: { tag: "t", ttl: undefined }, desired: undefined, results: [], conditions: [], requirements: undefined, context: undefined }, 0.5, true);
+    m.refused("too_deep");
+    m.refused("too_deep");
     expect(await series(m)).toEqual([
       'azplatform_function_call_duration_seconds_count{function="database"} 2',
       'azplatform_function_call_duration_seconds_count{function="unknown"} 1',
@@ -91,6 +93,10 @@ describe("Metrics", () => {
       'azplatform_function_call_duration_seconds_sum{function="unknown"} 0.5',
       'azplatform_function_calls_total{function="database",outcome="fatal"} 2',
       'azplatform_function_calls_total{function="unknown",outcome="error"} 1',
+      // Requests refused before any function ran are no calls; every reason is exported from the start.
+      'azplatform_function_requests_refused_total{reason="malformed"} 0',
+      'azplatform_function_requests_refused_total{reason="too_deep"} 2',
+      'azplatform_function_requests_refused_total{reason="too_large"} 0',
       'azplatform_function_results_total{function="database",severity="fatal"} 2',
     ]);
     const text = await m.registry.metrics();

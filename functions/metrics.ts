@@ -5,6 +5,7 @@ import { createServer, type Server } from "node:http";
 import { Severity, type RunFunctionRequest, type RunFunctionResponse } from "@crossplane-org/function-sdk-typescript";
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from "prom-client";
 import { handlers, inputKind } from "./router.ts";
+import { REFUSAL_REASONS, type RefusalReason } from "./server.ts";
 import { observeRotation, type RotationObservation } from "./secret-rotation/observe.ts";
 
 export type Outcome = "ok" | "fatal" | "error";
@@ -51,6 +52,7 @@ export class Metrics {
   private readonly duration: Histogram<"function">;
   private readonly results: Counter<"function" | "severity">;
   private readonly rotations: Counter<"outcome">;
+  private readonly refusals: Counter<"reason">;
   private readonly maxSeries: number;
   private readonly now: () => number;
 
@@ -67,6 +69,14 @@ export class Metrics {
     });
     this.results = new Counter({ name: "azplatform_function_results_total", help: "Results returned to Crossplane, by function and severity.", labelNames: ["function", "severity"], registers });
     this.rotations = new Counter({ name: "azplatform_rotations_total", help: "Rotations this replica carried out (succeeded) or attempted and failed.", labelNames: ["outcome"], registers });
+    this.refusals = new Counter({
+      name: "azplatform_function_requests_refused_total",
+      help: "Requests refused before any function ran, by reason: malformed (not a RunFunctionRequest), too_deep (nested deeper than the codec allows), too_large (larger than --max-recv-message-size).",
+      labelNames: ["reason"],
+      registers,
+    });
+    // Every reason at 0 from the start, so the first refusal is an increase.
+    for (const reason of REFUSAL_REASONS) this.refusals.inc({ reason }, 0);
     this.maxSeries = opts.maxRotationSeries ?? MAX_ROTATION_SERIES;
     const perXr = (name: string, help: string, value: (e: RotationEntry) => number | undefined) => {
       const entries = () => this.liveRotations();
@@ -108,6 +118,11 @@ export class Metrics {
       const o = observeRotation(req, rsp, new Date(this.now()));
       if (o !== undefined) this.recordRotation(o);
     }
+  }
+
+  /** Records a request refused before any function ran (server.ts). */
+  refused(reason: RefusalReason): void {
+    this.refusals.inc({ reason });
   }
 
   private recordRotation(o: RotationObservation): void {

@@ -10,6 +10,7 @@ import {
 } from "@crossplane-org/function-sdk-typescript";
 import type { Logger } from "pino";
 import { Health } from "./health.ts";
+import { capString } from "./log.ts";
 import { fatalResponse } from "./shared/results.ts";
 import { decodeRunFunctionRequest, encodeRunFunctionResponse } from "./wire.ts";
 
@@ -48,9 +49,42 @@ function withPath<T extends Record<string, { path: string }>>(definition: T, fro
   return Object.fromEntries(Object.entries(definition).map(([k, m]) => [k, { ...m, path: m.path.replace(from, to) }])) as T;
 }
 
+/**
+ * Why a request was refused before any function ran: the `reason` label of azplatform_function_requests_refused_total.
+ * `malformed`: the bytes are not a RunFunctionRequest; `too_deep`: it nests deeper than the codec allows (wire.ts,
+ * MAX_JSON_DEPTH); `too_large`: it is larger than --max-recv-message-size.
+ */
+export const REFUSAL_REASONS = ["malformed", "too_deep", "too_large"] as const;
+export type RefusalReason = (typeof REFUSAL_REASONS)[number];
+
+/** Told of every request refused before any function ran. */
+export type Refused = (reason: RefusalReason) => void;
+
+/** What the codec made of bytes it could not decode: the handler refuses the call with the reason. */
+class Undecodable {
+  readonly reason: RefusalReason;
+  readonly error: string;
+  readonly bytes: number;
+  constructor(reason: RefusalReason, error: string, bytes: number) {
+    this.reason = reason;
+    this.error = error;
+    this.bytes = bytes;
+  }
+}
+
+/** Decodes a request; never throws, so the refusal is answered (and logged, and counted) by the handler. */
+function decodeRequest(buf: Buffer): RunFunctionRequest | Undecodable {
+  try {
+    return decodeRunFunctionRequest(buf);
+  } catch (e) {
+    const error = e instanceof Error ? e.message : String(e);
+    return new Undecodable(/nest[s]? deeper than/.test(error) ? "too_deep" : "malformed", error, buf.length);
+  }
+}
+
 /** The SDK's service definition with this package's codec (functions/wire.ts) in place of the generated one. */
-const FunctionRunnerService: typeof FunctionRunnerServiceService = {
-  runFunction: { ...FunctionRunnerServiceService.runFunction, requestDeserialize: decodeRunFunctionRequest, responseSerialize: encodeRunFunctionResponse },
+const FunctionRunnerService = {
+  runFunction: { ...FunctionRunnerServiceService.runFunction, requestDeserialize: decodeRequest, responseSerialize: encodeRunFunctionResponse },
 };
 
 function counts(rsp: RunFunctionResponse) {
@@ -104,21 +138,60 @@ export interface RunningServer {
   shutdown(graceMs: number): Promise<void>;
 }
 
-export async function startServer(opts: ServerOptions, route: Route, logger: Logger, observe?: Observe): Promise<RunningServer> {
+/** Logs and counts a request refused before any function ran: one warning line, its fields capped (log.ts). */
+function refusal(logger: Logger, refused: Refused | undefined) {
+  return (reason: RefusalReason, fields: { method: string; peer: string; error: string; bytes?: number }) => {
+    logger.warn({ reason, ...fields }, "RunFunction request refused");
+    try {
+      refused?.(reason);
+    } catch (e) {
+      logger.warn({ err: e }, "cannot record metrics for the refused request");
+    }
+  };
+}
+
+/**
+ * grpc-js refuses a request larger than --max-recv-message-size itself, before the codec or any handler sees it: it
+ * answers RESOURCE_EXHAUSTED through the sendStatus of its own call object, which no interceptor's responder is told
+ * of. The first interceptor is handed that object, so its sendStatus is wrapped there (server.test.ts and
+ * test/e2e/refused.test.ts send an oversized request: a grpc-js that changes this fails them).
+ */
+function seeOversized(refuse: ReturnType<typeof refusal>): grpc.ServerInterceptor {
+  return (method, call) => {
+    const send = call.sendStatus.bind(call);
+    call.sendStatus = (status) => {
+      if (status.code === grpc.status.RESOURCE_EXHAUSTED && status.details?.startsWith("Received message") === true) {
+        refuse("too_large", { method: method.path, peer: call.getPeer(), error: status.details });
+      }
+      send(status);
+    };
+    return new grpc.ServerInterceptingCall(call);
+  };
+}
+
+export async function startServer(opts: ServerOptions, route: Route, logger: Logger, observe?: Observe, refused?: Refused): Promise<RunningServer> {
   const credentials = serverCredentials(opts);
-  const server = new grpc.Server({ "grpc.max_receive_message_length": opts.maxRecvMessageSizeMB * 1024 * 1024 });
+  const refuse = refusal(logger, refused);
+  const server = new grpc.Server({ "grpc.max_receive_message_length": opts.maxRecvMessageSizeMB * 1024 * 1024, interceptors: [seeOversized(refuse)] });
   const handle = runFunctionHandler(route, logger, observe);
-  const impl = {
-    runFunction: (call: grpc.ServerUnaryCall<RunFunctionRequest, RunFunctionResponse>, cb: grpc.sendUnaryData<RunFunctionResponse>) => {
+  const impl = (method: string) => ({
+    runFunction: (call: grpc.ServerUnaryCall<RunFunctionRequest | Undecodable, RunFunctionResponse>, cb: grpc.sendUnaryData<RunFunctionResponse>) => {
+      const req = call.request;
+      if (req instanceof Undecodable) {
+        refuse(req.reason, { method, peer: call.getPeer(), error: req.error, bytes: req.bytes });
+        cb({ code: grpc.status.INVALID_ARGUMENT, details: capString(`cannot decode the RunFunctionRequest: ${req.error}`) });
+        return;
+      }
       // Crossplane's deadline passed or it went away: the work in flight stops instead of landing later.
       const cancelled = new AbortController();
       call.on("cancelled", () => cancelled.abort());
-      handle(call.request, cancelled.signal).then((rsp) => cb(null, rsp), (e: unknown) => cb(e as grpc.ServiceError));
+      handle(req, cancelled.signal).then((rsp) => cb(null, rsp), (e: unknown) => cb(e as grpc.ServiceError));
     },
-  };
-  server.addService(FunctionRunnerService, impl);
+  });
+  const v1beta1 = withPath(FunctionRunnerService, "fn.proto.v1.", "fn.proto.v1beta1.");
+  server.addService(FunctionRunnerService, impl(FunctionRunnerService.runFunction.path));
   // Crossplane before 1.17 only calls v1beta1; the messages are identical.
-  server.addService(withPath(FunctionRunnerService, "fn.proto.v1.", "fn.proto.v1beta1."), impl);
+  server.addService(v1beta1, impl(v1beta1.runFunction.path));
   const health = opts.health ?? new Health({ "": "NOT_SERVING" });
   health.addToServer(server);
 

@@ -4,6 +4,7 @@
 import { execFile } from "node:child_process";
 import { promisify } from "node:util";
 import { describe, expect, it } from "vitest";
+import { clusterRuntime, mebibytes } from "../../bench/runtime.ts";
 import { repoRoot } from "../support/schema.ts";
 
 const exec = promisify(execFile);
@@ -25,7 +26,8 @@ function expectedKeys(): string[] {
   }
   withBaseline("leak.database.50_to_100", ["rss_first_mb", "rss_last_mb", "rss_growth_pct"]);
   withBaseline("startup", ["serving_ms"]);
-  keys.push("image.bundle_mb");
+  for (const transport of ["insecure", "mtls"]) withBaseline(`memory.${transport}`, ["peak_rss_mb"]);
+  keys.push("memory.limit_mb", "memory.peak_of_limit_pct", "image.bundle_mb");
   return keys.sort();
 }
 
@@ -47,14 +49,26 @@ describe("npm run bench", () => {
       if (b >= 1) expect(Math.abs(ratio - v / b), `${k}: ${v} / ${b}`).toBeLessThan(0.05 + (0.01 * v) / b);
     }
     expect(out["image.bundle_mb"]).toBeGreaterThan(1);
+    // The limit the install manifest gives the container, and the peak held against it.
+    expect(out["memory.limit_mb"]).toBe(clusterRuntime().memoryLimitMiB);
+    const peak = Math.max(out["memory.insecure.peak_rss_mb"] ?? NaN, out["memory.mtls.peak_rss_mb"] ?? NaN);
+    expect(out["memory.peak_of_limit_pct"]).toBeCloseTo((peak / (out["memory.limit_mb"] ?? NaN)) * 100, 0);
   }, 180_000);
 
-  it("runs only the cells named by --scenario, --transport and --concurrency, and leaves out whole-run figures", async () => {
+  it("runs only the cells named by --scenario, --transport and --concurrency, and leaves out the leak check and start-up", async () => {
     const args = ["bench/run.ts", "--smoke", "--json", "--scenario", "rotation_idle", "--transport", "mtls", "--concurrency", "1", "--concurrency", "16"];
     const { stdout } = await exec(process.execPath, args, { cwd: repoRoot, maxBuffer: 16 * 1024 * 1024 });
     const cells = [...new Set(Object.keys(JSON.parse(stdout) as Record<string, number>).map((k) => k.split(".").slice(0, 3).join(".")))];
-    expect(cells.sort()).toEqual(["image.bundle_mb", "rotation_idle.mtls.c1", "rotation_idle.mtls.c16"]);
+    // The peak RSS is the one of the cells run, on the transport named.
+    const memory = ["memory.limit_mb", "memory.mtls.peak_rss_mb", "memory.mtls.peak_rss_mb_baseline", "memory.mtls.peak_rss_mb_ratio", "memory.peak_of_limit_pct"];
+    expect(cells.sort()).toEqual(["image.bundle_mb", ...memory, "rotation_idle.mtls.c1", "rotation_idle.mtls.c16"]);
   }, 180_000);
+
+  it("reads the container's NODE_OPTIONS and memory limit from the install manifest, in the units Kubernetes writes", () => {
+    expect(clusterRuntime()).toEqual({ nodeOptions: "--max-semi-space-size=8 --max-old-space-size=128", memoryLimitMiB: 256 });
+    expect(["256Mi", "1Gi", "1048576Ki", "268435456", "300M"].map(mebibytes)).toEqual([256, 1024, 1024, 256, 300e6 / 2 ** 20]);
+    expect(() => mebibytes("lots")).toThrow('examples/install/function.yaml: memory limit "lots" is not a quantity this benchmark reads');
+  });
 
   const refused: [string, string[], string][] = [
     ["an unknown scenario", ["--scenario", "nope"], "--scenario nope: must be one of database, rotation_idle"],

@@ -7,6 +7,7 @@ import { cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symli
 import { tmpdir } from "node:os";
 import { dirname, join, resolve } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { INSTALL_MANIFEST, clusterRuntime } from "../../bench/runtime.ts";
 import { readDocs } from "../../cli/yaml.ts";
 import { connect, type JsonObject, type PlainRequest } from "../support/proto-client.ts";
 import { freePort, startServer, stopAllServers, type RunningServer } from "../support/server-process.ts";
@@ -17,6 +18,7 @@ interface Stage {
   workdir: string;
   copies: { from?: string; sources: string[]; dest: string }[];
   runs: string[];
+  env: Record<string, string>;
   entrypoint?: string[];
 }
 
@@ -30,7 +32,7 @@ function stages(dockerfile: string): Stage[] {
     const stage = out.at(-1);
     switch (instr.toUpperCase()) {
       case "FROM":
-        out.push({ name: /\bAS\s+(\S+)/i.exec(args)?.[1] ?? String(out.length), workdir: "/", copies: [], runs: [] });
+        out.push({ name: /\bAS\s+(\S+)/i.exec(args)?.[1] ?? String(out.length), workdir: "/", copies: [], runs: [], env: {} });
         break;
       case "WORKDIR":
         if (stage) stage.workdir = resolve(stage.workdir, args);
@@ -45,6 +47,13 @@ function stages(dockerfile: string): Stage[] {
       case "RUN":
         stage?.runs.push(args);
         break;
+      case "ENV": {
+        // ENV KEY="value with spaces" (one pair per line, as this Dockerfile writes it).
+        const pair = /^([A-Za-z_][A-Za-z0-9_]*)=(?:"([^"]*)"|(\S*))$/.exec(args);
+        if (pair === null) throw new Error(`Dockerfile: ENV ${args} is not one KEY=value pair, which this test reads`);
+        if (stage) stage.env[pair[1] ?? ""] = pair[2] ?? pair[3] ?? "";
+        break;
+      }
       case "ENTRYPOINT":
         if (stage) stage.entrypoint = JSON.parse(args) as string[];
         break;
@@ -96,7 +105,7 @@ beforeAll(async () => {
     insecure: true,
     entry: args[0] ?? "",
     cwd: inStage("image", image.workdir),
-    env: { KUBECONFIG: kubeconfig, NODE_PATH: "" },
+    env: { ...image.env, KUBECONFIG: kubeconfig, NODE_PATH: "" },
   });
 }, 120_000);
 afterAll(async () => {
@@ -110,6 +119,12 @@ describe("the image the Dockerfile builds", () => {
     expect(files.every((f) => f.startsWith(`.${image.workdir}/`) && f.endsWith(".mjs"))).toBe(true);
     expect(files).toContain(`.${image.workdir}/main.mjs`);
     for (let d = inStage("image", image.workdir); d !== dirname(d); d = dirname(d)) expect(existsSync(join(d, "node_modules"))).toBe(false);
+  });
+
+  it("sets the V8 heap flags that examples/install gives the container beside its memory limit", () => {
+    const installed = clusterRuntime(join(repoRoot, INSTALL_MANIFEST));
+    expect(image.env).toEqual({ NODE_OPTIONS: installed.nodeOptions });
+    expect(installed.nodeOptions).toMatch(/--max-old-space-size=\d+/);
   });
 
   it("serves the example Database", async () => {

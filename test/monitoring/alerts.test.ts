@@ -3,7 +3,7 @@
 // checked as promtool renders them; metric names are checked against the metrics contract, because PromQL
 // accepts a misspelt name and simply never fires. promtool comes from Debian's prometheus package: without
 // it these tests fail, they do not skip.
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -24,6 +24,7 @@ import {
   ruleGroups,
   type Rule,
 } from "./promtool.ts";
+import { repoRoot } from "../support/schema.ts";
 import { JOB, SCENARIOS, SEVERITY, upSeries, type Scenario } from "./scenarios.ts";
 
 const groups = ruleGroups();
@@ -97,6 +98,13 @@ describe("the scenarios cover every alert", () => {
     // A check lists the complete set of firing alerts, so each alert must be asserted quiet many times; at
     // least one check per alert is a time when that alert stays quiet while its own inputs are present.
     expect(SCENARIOS.filter((s) => s.checks.some((c) => c.firing.length === 0)).length).toBeGreaterThanOrEqual(Object.keys(SEVERITY).length);
+  });
+});
+
+describe("README", () => {
+  it("gives the number of scenarios promtool runs", () => {
+    const readme = readFileSync(join(repoRoot, "README.md"), "utf8");
+    expect(/unit-tested with `promtool test rules` on (\d+)\s+scenarios/.exec(readme)?.[1]).toBe(String(SCENARIOS.length));
   });
 });
 

@@ -131,6 +131,7 @@ export const KNOWN_METRICS = new Set([
   "azplatform_function_call_duration_seconds_sum",
   "azplatform_function_call_duration_seconds_count",
   "azplatform_function_results_total",
+  "azplatform_function_requests_refused_total",
   "azplatform_rotations_total",
   "azplatform_rotation_failing",
   "azplatform_rotation_seconds_since_last_success",

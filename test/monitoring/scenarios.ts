@@ -201,6 +201,7 @@ const rotationScenarios: Scenario[] = [
 // ---- Calls, outcomes and latency ---------------------------------------------------------------------------
 
 const calls = (fn: string, outcome: string, replica: Record<string, string>) => sel("azplatform_function_calls_total", { function: fn, outcome }, replica, TARGET_NS);
+const refused = (reason: string, replica: Record<string, string>) => sel("azplatform_function_requests_refused_total", { reason }, replica, TARGET_NS);
 
 const BUCKETS = ["0.001", "0.0025", "0.005", "0.01", "0.025", "0.05", "0.1", "0.25", "0.5", "1", "2.5", "5", "10", "30", "60", "120", "+Inf"];
 
@@ -233,7 +234,7 @@ const functionScenarios: Scenario[] = [
     },
     checks: [
       { at: "4m", firing: [] },
-      { at: "6m", firing: [{ alert: "AzPlatformFunctionErrors", labels: { function: "database" } }] },
+      { at: "6m", firing: [{ alert: "AzPlatformFunctionErrors", labels: { function: "database", reason: "exception" } }] },
       { at: "16m", firing: [] },
     ],
   },
@@ -245,8 +246,44 @@ const functionScenarios: Scenario[] = [
     },
     checks: [
       { at: "25m", firing: [] },
-      { at: "31m", firing: [{ alert: "AzPlatformFunctionErrors", labels: { function: "secret-rotation" } }] },
+      { at: "31m", firing: [{ alert: "AzPlatformFunctionErrors", labels: { function: "secret-rotation", reason: "exception" } }] },
       { at: "45m", firing: [] },
+    ],
+  },
+  {
+    name: "a refused request (nested too deep) fires with function unknown and its reason, and clears after 10 minutes",
+    series: {
+      [calls("database", "ok", A)]: `0+100x${N}`,
+      // Every reason is exported at 0 from the start; one request nested too deep at 8m.
+      [refused("malformed", A)]: `0x${N}`,
+      [refused("too_deep", A)]: `0x7 1x${N}`,
+      [refused("too_large", A)]: `0x${N}`,
+    },
+    checks: [
+      { at: "7m", firing: [] },
+      { at: "9m", firing: [{ alert: "AzPlatformFunctionErrors", labels: { function: "unknown", reason: "too_deep" } }] },
+      { at: "19m", firing: [] },
+    ],
+  },
+  {
+    name: "a replica whose first scrape already counts a refused request (too large) fires; refusals on two replicas fire once",
+    series: {
+      [refused("too_large", A)]: `_x5 1x${N}`,
+      [refused("malformed", A)]: `_x5 0x5 1+1x${N}`,
+      [refused("malformed", B)]: `0x11 1+1x${N}`,
+      [refused("too_large", B)]: `0x${N}`,
+    },
+    checks: [
+      { at: "4m", firing: [] },
+      { at: "6m", firing: [{ alert: "AzPlatformFunctionErrors", labels: { function: "unknown", reason: "too_large" } }] },
+      {
+        at: "13m",
+        firing: [
+          { alert: "AzPlatformFunctionErrors", labels: { function: "unknown", reason: "too_large" } },
+          { alert: "AzPlatformFunctionErrors", labels: { function: "unknown", reason: "malformed" } },
+        ],
+      },
+      { at: "17m", firing: [{ alert: "AzPlatformFunctionErrors", labels: { function: "unknown", reason: "malformed" } }] },
     ],
   },
   {

@@ -27,3 +27,17 @@ describe("README's Database and SecretRotation snippets", () => {
     });
   }
 });
+
+describe("README's metrics table", () => {
+  it("lists exactly the azplatform_* metrics the server exports", async () => {
+    const { Metrics } = await import("../../functions/metrics.ts");
+    const exported = (await new Metrics({ processMetrics: false }).registry.getMetricsAsJSON())
+      .filter((m) => m.name.startsWith("azplatform_"))
+      .map((m) => m.name)
+      .sort();
+    const section = readme.slice(readme.indexOf("## Metrics and alerts"));
+    const table = section.slice(0, section.indexOf("\n\n", section.indexOf("| metric |")));
+    const listed = [...table.matchAll(/^\| `(azplatform_\w+)` \|/gm)].map((m) => m[1] ?? "").sort();
+    expect(listed).toEqual(exported);
+  });
+});
