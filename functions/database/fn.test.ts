@@ -1,6 +1,7 @@
 import { Ready, Severity, Status, Target, type RunFunctionRequest, type RunFunctionResponse } from "@crossplane-org/function-sdk-typescript";
 import { describe, expect, it } from "vitest";
 import { route } from "../router.ts";
+import { AlertsPolicy, monitoring } from "./alerts.ts";
 import { runDatabase } from "./fn.ts";
 
 // ---- builders (kept beside the tests that use them) -------------------------------------------------------
@@ -8,6 +9,7 @@ import { runDatabase } from "./fn.ts";
 const SUBNET = "/subscriptions/00000000-0000-0000-0000-000000000001/resourceGroups/rg-net-prod/providers/Microsoft.Network/virtualNetworks/vnet-prod/subnets/postgres";
 const ZONE = "/subscriptions/00000000-0000-0000-0000-000000000001/resourceGroups/rg-net-prod/providers/Microsoft.Network/privateDnsZones/prod.private.postgres.database.azure.com";
 const PASSWORD = "Generated-Passw0rd-For-Tests";
+const WORKSPACE = "/subscriptions/00000000-0000-0000-0000-000000000001/resourceGroups/rg-ops/providers/Microsoft.OperationalInsights/workspaces/law-prod";
 
 type Json = Record<string, unknown>;
 
@@ -293,7 +295,181 @@ const NOT_FOUND = { "connection-secret": { items: [] } };
 const ROTATION = { "secret-rotation": { apiVersion: "azplatform.io/v1alpha1", kind: "SecretRotation", matchName: "orders-pw", namespace: "team-payments" } };
 const LOOKUP_ROTATION = { extraResources: {}, schemas: {}, resources: ROTATION };
 
+const ACTION_GROUP = "/subscriptions/00000000-0000-0000-0000-000000000001/resourceGroups/rg-ops/providers/Microsoft.Insights/actionGroups/payments-oncall";
+const ALERTS = { subscriptionId: "00000000-0000-0000-0000-000000000001", actionGroups: { "team-payments": ACTION_GROUP } };
+const ALERT_KEYS = [
+  "alert-active-connections",
+  "alert-cpu",
+  "alert-failed-connections",
+  "alert-iops",
+  "alert-memory",
+  "alert-server-alive",
+  "alert-storage",
+  "alert-storage-free",
+  "alert-transaction-id-wraparound",
+];
+/** The alerts of the default medium server (their contents are alerts.test.ts's table; here, how they are composed). */
+function alertsOf(alerts: Json, ready: Ready, sku = SERVER.sku) {
+  const plan = { namespace: "team-payments", team: "payments", name: SERVER.name, resourceGroupName: "rg-data-prod", skuName: sku, tags: SERVER.tags, providerConfigRef: PROVIDER };
+  const { resources } = monitoring({ plan, alerts: AlertsPolicy.parse(alerts), serverParameters: { require_secure_transport: "on" } } as unknown as Parameters<typeof monitoring>[0]);
+  return Object.fromEntries(Object.entries(resources).map(([k, r]) => [k, composed(r, ready)]));
+}
+const WAITING_ALERTS = ALERT_KEYS.map((k) => `MonitorMetricAlert ${SERVER.name}-${k.slice("alert-".length)}: not created yet`).join("; ");
+
+const EXTENSIONS = { allowed: ["vector", "pg_stat_statements", "pg_cron", "postgis"] };
+const SQL_PROVIDER_CONFIG = {
+  apiVersion: "postgresql.sql.m.crossplane.io/v1alpha1",
+  kind: "ProviderConfig",
+  metadata: { name: "orders-sql", namespace: "team-payments", labels: LABELS },
+  spec: {
+    credentials: {
+      source: "PostgreSQLConnectionSecret",
+      connectionSecretRef: { name: "orders-db" },
+      secretKeyMapping: { endpoint: "host", password: "password", port: "port", username: "username" },
+    },
+    defaultDatabase: "postgres",
+    sslMode: "verify-full",
+  },
+};
+function extension(name: string, database: string): Json {
+  return {
+    apiVersion: "postgresql.sql.m.crossplane.io/v1alpha1",
+    kind: "Extension",
+    metadata: { namespace: "team-payments", labels: LABELS },
+    spec: { managementPolicies: ["Observe", "Create", "Update"], providerConfigRef: { kind: "ProviderConfig", name: "orders-sql" }, forProvider: { database, extension: name } },
+  };
+}
+const RESTART = (from: string, to: string) =>
+  warning(
+    `spec.extensions: shared_preload_libraries of server ${SERVER.name} changes from "${from}" to "${to}"; it is a static parameter, so the provider restarts the server to apply it ` +
+      "(a few minutes without connections), unless its ProviderConfig sets features.postgreSQLFlexibleServer.restartServerOnConfigurationValueChange: false, " +
+      "and then it applies at the server's next restart",
+    "ServerRestart",
+  );
+
 const cases: Record<string, { req: RunFunctionRequest; want: RunFunctionResponse }> = {
+  ExtensionsAreAllowListedPreloadedAndCreatedInEveryDatabase: {
+    req: request({ required: NOT_FOUND, xr: db({ extensions: ["vector", "pg_stat_statements"], databases: ["orders", "orders_audit"] }), input: policy({ extensions: EXTENSIONS }) }),
+    want: response({
+      requirements: LOOKUP,
+      resources: fresh({
+        "database-orders_audit": composed(database("orders_audit"), NOT_READY),
+        "parameter-azure.extensions": composed(parameter("azure.extensions", "PG_STAT_STATEMENTS,VECTOR"), NOT_READY),
+        "parameter-shared_preload_libraries": composed(parameter("shared_preload_libraries", "pg_stat_statements"), NOT_READY),
+        "sql-provider-config": composed(SQL_PROVIDER_CONFIG, NOT_READY),
+        "extension-orders-pg_stat_statements": composed(extension("pg_stat_statements", "orders"), NOT_READY),
+        "extension-orders-vector": composed(extension("vector", "orders"), NOT_READY),
+        "extension-orders_audit-pg_stat_statements": composed(extension("pg_stat_statements", "orders_audit"), NOT_READY),
+        "extension-orders_audit-vector": composed(extension("vector", "orders_audit"), NOT_READY),
+      }),
+      conditions: [
+        cond(
+          "DatabaseReady",
+          false,
+          "Creating",
+          `waiting for FlexibleServer ${SERVER.name}: not created yet; FlexibleServerDatabase orders: not created yet; FlexibleServerDatabase orders_audit: not created yet; ` +
+            "FlexibleServerConfiguration azure.extensions: not created yet; FlexibleServerConfiguration require_secure_transport: not created yet; " +
+            "FlexibleServerConfiguration shared_preload_libraries: not created yet; ProviderConfig orders-sql: not created yet; " +
+            "Extension pg_stat_statements in orders: not created yet; Extension vector in orders: not created yet; " +
+            "Extension pg_stat_statements in orders_audit: not created yet; Extension vector in orders_audit: not created yet; Secret orders-db: not created yet",
+        ),
+        APPLIED,
+      ],
+    }),
+  },
+  APreloadedExtensionOnAnExistingServerSaysTheServerRestarts: {
+    req: request({
+      xr: db({ extensions: ["pg_cron"] }),
+      input: policy({ extensions: EXTENSIONS, serverParameters: { require_secure_transport: "on", shared_preload_libraries: "pg_stat_statements" } }),
+      observed: { ...everythingReady(), "parameter-shared_preload_libraries": withStatus(parameter("shared_preload_libraries", "pg_stat_statements"), ok()) },
+    }),
+    want: response({
+      resources: {
+        ...readyResources(),
+        "parameter-azure.extensions": composed(parameter("azure.extensions", "PG_CRON"), NOT_READY),
+        "parameter-shared_preload_libraries": composed(parameter("shared_preload_libraries", "pg_cron,pg_stat_statements"), READY),
+        "sql-provider-config": composed(SQL_PROVIDER_CONFIG, NOT_READY),
+        "extension-orders-pg_cron": composed(extension("pg_cron", "orders"), NOT_READY),
+      },
+      status: FQDN,
+      results: [RESTART("pg_stat_statements", "pg_cron,pg_stat_statements")],
+      conditions: [
+        cond(
+          "DatabaseReady",
+          false,
+          "Creating",
+          "waiting for FlexibleServerConfiguration azure.extensions: not created yet; ProviderConfig orders-sql: not created yet; Extension pg_cron in orders: not created yet",
+        ),
+        APPLIED,
+      ],
+    }),
+  },
+  AnExtensionTakenOutOfTheListStaysAllowedAndLoadedAndIsNotDropped: {
+    req: request({
+      xr: db({ extensions: ["vector"] }),
+      input: policy({ extensions: EXTENSIONS }),
+      observed: {
+        ...everythingReady(),
+        "parameter-azure.extensions": withStatus(parameter("azure.extensions", "PG_CRON,VECTOR"), ok()),
+        "parameter-shared_preload_libraries": withStatus(parameter("shared_preload_libraries", "pg_cron"), ok()),
+        "sql-provider-config": SQL_PROVIDER_CONFIG,
+        "extension-orders-vector": withStatus(extension("vector", "orders"), ok()),
+        "extension-orders-pg_cron": withStatus(extension("pg_cron", "orders"), ok()),
+      },
+    }),
+    want: response({
+      resources: {
+        ...readyResources(),
+        "parameter-azure.extensions": composed(parameter("azure.extensions", "PG_CRON,VECTOR"), READY),
+        "parameter-shared_preload_libraries": composed(parameter("shared_preload_libraries", "pg_cron"), READY),
+        "sql-provider-config": composed(SQL_PROVIDER_CONFIG, READY),
+        "extension-orders-vector": composed(extension("vector", "orders"), READY),
+      },
+      status: FQDN,
+      conditions: [READY_CONDITION, APPLIED],
+    }),
+  },
+  AlertsComeWithANewServerRoutedToItsNamespacesActionGroup: {
+    req: request({ required: NOT_FOUND, input: policy({ alerts: ALERTS }) }),
+    want: response({
+      requirements: LOOKUP,
+      resources: fresh(alertsOf(ALERTS, NOT_READY)),
+      conditions: [cond("DatabaseReady", false, "Creating", `${WAITING_ALL.replace("; Secret orders-db", `; ${WAITING_ALERTS}; Secret orders-db`)}`), APPLIED],
+    }),
+  },
+  AlertsAreReadyWithTheirServerAndTheLogsGoToTheWorkspace: {
+    req: request({
+      input: policy({ alerts: { ...ALERTS, logAnalyticsWorkspaceId: WORKSPACE } }),
+      observed: { ...everythingReady(), ...Object.fromEntries(Object.entries(alertsOf({ ...ALERTS, logAnalyticsWorkspaceId: WORKSPACE }, READY)).map(([k, r]) => [k, withStatus(r.resource, ok())])) },
+    }),
+    want: response({ resources: { ...readyResources(), ...alertsOf({ ...ALERTS, logAnalyticsWorkspaceId: WORKSPACE }, READY) }, status: FQDN, conditions: [READY_CONDITION, APPLIED] }),
+  },
+  AnActiveConnectionsAlertForASkuWithoutAKnownMaximumIsLeftOutWithAWarning: {
+    req: request({ required: NOT_FOUND, input: policy({ alerts: { ...ALERTS, cpu: { enabled: false } }, sizes: { medium: { skuName: "GP_Standard_D2ds_v6", storageGB: 128 } }, highAvailability: { allowedSizes: [] } }) }),
+    want: response({
+      requirements: LOOKUP,
+      resources: fresh({ server: composed(server({ sku: "GP_Standard_D2ds_v6" }), NOT_READY), ...alertsOf({ ...ALERTS, cpu: { enabled: false } }, NOT_READY, "GP_Standard_D2ds_v6") }),
+      results: [
+        warning(
+          "policy alerts.maxConnectionsBySku has no max_connections for SKU GP_Standard_D2ds_v6, and Azure's table of defaults (concepts-limits) does not list it; " +
+            `the active connections alert of server ${SERVER.name} is left out until the DBA team adds it`,
+          "AlertLeftOut",
+        ),
+      ],
+      conditions: [
+        cond(
+          "DatabaseReady",
+          false,
+          "Creating",
+          WAITING_ALL.replace(
+            "; Secret orders-db",
+            `; ${WAITING_ALERTS.split("; ").filter((w) => !/-(cpu|active-connections):/.test(w)).join("; ")}; Secret orders-db`,
+          ),
+        ),
+        APPLIED,
+      ],
+    }),
+  },
   NewDatabaseComposesServerDatabaseParameterAndSecret: {
     req: request({ required: NOT_FOUND, }),
     want: response({ requirements: LOOKUP,  resources: fresh(), conditions: [cond("DatabaseReady", false, "Creating", WAITING_ALL), APPLIED] }),
@@ -685,6 +861,36 @@ const fatals: Record<string, { req: RunFunctionRequest; reason: string; message:
       'spec.version "13" is not allowed; choose one of 15, 16, 17; spec.storageGB 2048 exceeds the policy\'s maximum of 1024; ' +
       "spec.highAvailability is not allowed for size small (SKU B_Standard_B2s); choose size medium or large, or set highAvailability: false",
   },
+  RefusesADatabaseInANamespaceWithoutAnActionGroup: {
+    req: request({ xr: db({}, { namespace: "team-growth" }), input: policy({ alerts: ALERTS }) }),
+    reason: "NoActionGroup",
+    message:
+      "metadata.namespace: team-growth has no action group in the DBA policy's alerts.actionGroups; every server's alerts must reach its team, " +
+      "so the DBA team must add one before Databases in team-growth can be composed",
+  },
+  RefusesNoActionGroupTogetherWithTheSpecsOwnProblems: {
+    req: request({ xr: db({ version: "13" }, { namespace: "team-growth" }), input: policy({ alerts: ALERTS }) }),
+    reason: "VersionNotAllowed",
+    message:
+      'spec.version "13" is not allowed; choose one of 15, 16, 17; ' +
+      "metadata.namespace: team-growth has no action group in the DBA policy's alerts.actionGroups; " +
+      "every server's alerts must reach its team, so the DBA team must add one before Databases in team-growth can be composed",
+  },
+  RefusesExtensionsThePolicyDoesNotAllowNamingWhatItDoes: {
+    req: request({ xr: db({ extensions: ["vector", "timescaledb", "plpython3u"] }), input: policy({ extensions: { allowed: ["vector", "pg_trgm"] } }) }),
+    reason: "ExtensionNotAllowed",
+    message: 'spec.extensions: "timescaledb", "plpython3u" are not allowed; the DBA policy allows pg_trgm, vector',
+  },
+  RefusesAnyExtensionWhenThePolicyAllowsNone: {
+    req: request({ xr: db({ extensions: ["vector"] }) }),
+    reason: "ExtensionNotAllowed",
+    message: 'spec.extensions: "vector" is not allowed; the DBA policy allows none (extensions.allowed)',
+  },
+  RefusesAnExtensionNameThatIsNotOne: {
+    req: request({ xr: db({ extensions: ["vector", "Vector;DROP", "vector"] }), input: policy({ extensions: EXTENSIONS }) }),
+    reason: "InvalidSpec",
+    message: "the Database is invalid: spec.extensions[1]: must be an extension name: lowercase letters, digits and _; spec.extensions: must not repeat a name",
+  },
   RefusesStorageAboveMaximum: {
     req: request({ xr: db({ storageGB: 2048 }), input: policy({ storage: { maxGB: 1024 } }) }),
     reason: "StorageNotAllowed",
@@ -803,6 +1009,17 @@ describe("Database RunFunction", () => {
       expect(runDatabase(req, reuse ? noPassword : { newPassword: () => PASSWORD })).toEqual(want);
     });
   }
+  it("a protected server keeps its data without Delete, while its alerts and log export can still be deleted", () => {
+    const rsp = runDatabase(request({ required: NOT_FOUND, input: policy({ protectFromDeletion: true, alerts: { ...ALERTS, logAnalyticsWorkspaceId: WORKSPACE } }) }), { newPassword: () => PASSWORD });
+    const policies = Object.fromEntries(
+      Object.entries(rsp.desired?.resources ?? {})
+        .filter(([, r]) => r.resource?.kind !== "Secret")
+        .map(([k, r]) => [k, ((r.resource as { spec: { managementPolicies: string[] } }).spec.managementPolicies ?? []).join(",")]),
+    );
+    const keep = "Observe,Create,Update";
+    const monitors = Object.fromEntries([...ALERT_KEYS, "diagnostics"].map((k) => [k, `${keep},Delete`]));
+    expect(policies).toEqual({ server: keep, "database-orders": keep, "parameter-require_secure_transport": keep, ...monitors });
+  });
   for (const [name, { req, reason, message }] of Object.entries(fatals)) {
     it(name, async () => {
       const before = structuredClone(req.desired);

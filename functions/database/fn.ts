@@ -5,6 +5,8 @@ import { cachedSafeParse } from "../shared/input-cache.ts";
 import { sortKeys } from "../shared/sort-keys.ts";
 import { ROTATED_BY, ownedKeysOf } from "../shared/rotation-contract.ts";
 import { describeIssues } from "../shared/zod-errors.ts";
+import { alertsRefusals, monitoring } from "./alerts.ts";
+import { extensionParameters, extensionRefusals, sqlExtension, sqlProviderConfig } from "./extensions.ts";
 import { RESERVED_DATABASES, storageGbForMb, storageMbForGb, storageTier } from "./azure.ts";
 import { serverName, tags } from "./naming.ts";
 import { existsInAzure, isReady, observed, observedFrom, read, secretValue, type Observed } from "./observed.ts";
@@ -27,6 +29,9 @@ export const KEY = {
   secret: "connection-secret",
   /** The SecretRotation that marked the connection Secret as its own, looked up to see that it still exists. */
   rotation: "secret-rotation",
+  /** provider-sql's connection to the server, as its admin. */
+  sqlProviderConfig: "sql-provider-config",
+  extension: (database: string, extension: string) => `extension-${database}-${extension}`,
   database: (name: string) => `database-${name}`,
   parameter: (name: string) => `parameter-${name}`,
 };
@@ -166,9 +171,48 @@ export function runDatabase(req: RunFunctionRequest, deps: DatabaseDeps = DEFAUL
   for (const d of allDatabases) {
     compose(KEY.database(d), `FlexibleServerDatabase ${d}`, flexibleServerDatabase(plan, d), isReady(observed(req, KEY.database(d))));
   }
-  for (const [param, value] of Object.entries(sortKeys(policy.serverParameters))) {
+  // Extensions: allow-listed and, where they need it, preloaded on the server, then created in every database.
+  const extensions = spec.extensions ?? [];
+  const emittedParameter = (name: string) => read.str(observed(req, KEY.parameter(name)).forProvider.value);
+  const { parameters, restart } = extensionParameters({
+    serverParameters: policy.serverParameters,
+    extensions,
+    emitted: { azureExtensions: emittedParameter("azure.extensions"), sharedPreloadLibraries: emittedParameter("shared_preload_libraries") },
+    serverExists: created,
+  });
+  if (restart !== undefined) {
+    results.push(
+      result(
+        "Warning",
+        "ServerRestart",
+        `spec.extensions: shared_preload_libraries of server ${plan.name} changes from "${restart.from}" to "${restart.to}"; it is a static parameter, so the provider ` +
+          "restarts the server to apply it (a few minutes without connections), unless its ProviderConfig sets " +
+          "features.postgreSQLFlexibleServer.restartServerOnConfigurationValueChange: false, and then it applies at the server's next restart",
+      ),
+    );
+  }
+  for (const [param, value] of Object.entries(sortKeys(parameters))) {
     const key = KEY.parameter(param);
     compose(key, `FlexibleServerConfiguration ${param}`, flexibleServerConfiguration(plan, param, value), isReady(observed(req, key)));
+  }
+  if (extensions.length > 0) {
+    const providerConfigName = `${xr.metadata.name}-sql`;
+    compose(KEY.sqlProviderConfig, `ProviderConfig ${providerConfigName}`, sqlProviderConfig(plan, providerConfigName), observed(req, KEY.sqlProviderConfig).exists);
+    for (const d of allDatabases) {
+      for (const e of [...extensions].sort()) {
+        const key = KEY.extension(d, e);
+        compose(key, `Extension ${e} in ${d}`, sqlExtension(plan, providerConfigName, e, d), isReady(observed(req, key)));
+      }
+    }
+  }
+
+  if (policy.alerts !== undefined) {
+    const watch = monitoring({ plan, alerts: policy.alerts, serverParameters: policy.serverParameters });
+    for (const [key, resource] of Object.entries(watch.resources)) {
+      const name = read.str(read.obj(read.obj(resource.metadata).annotations)["crossplane.io/external-name"]) ?? "";
+      compose(key, `${String(resource.kind)} ${name}`.trim(), resource, isReady(observed(req, key)));
+    }
+    for (const w of watch.warnings) results.push(result("Warning", "AlertLeftOut", w));
   }
 
   // The admin password is generated once and re-emitted from the observed Secret on every later call. Whenever the
@@ -307,6 +351,8 @@ export function policyRefusals(policy: DatabasePolicy, xr: DatabaseXR, server: O
   }
   const name = serverName(policy, xr);
   if (!name.ok) out.push({ reason: "InvalidName", message: name.message });
+  out.push(...extensionRefusals(policy.extensions, spec.extensions ?? []));
+  out.push(...alertsRefusals(policy.alerts, xr.metadata.namespace));
   const tagSet = tags(policy, xr);
   if (!tagSet.ok) out.push({ reason: "InvalidTags", message: tagSet.message });
   const databases = spec.databases ?? [defaultDatabaseName(xr.metadata.name)];

@@ -1,5 +1,7 @@
 // The DBA team's policy: the DatabasePolicy input of the Composition's function step. Engineers never set it.
 import { z } from "zod";
+import { AlertsPolicy } from "./alerts.ts";
+import { ExtensionsPolicy } from "./extensions.ts";
 import {
   DELEGATED_SUBNET_ID,
   PRIVATE_DNS_ZONE_ID,
@@ -144,6 +146,10 @@ export const DatabasePolicy = z
         fromMetadata: z.array(metadataTag).default([]),
       })
       .default({ teamKey: "team", environmentKey: "environment", static: {}, fromMetadata: [] }),
+    extensions: ExtensionsPolicy.optional(),
+    alerts: AlertsPolicy.optional().describe(
+      "Azure Monitor alerts on every server, routed to the action group of the Database's namespace, and its logs to a Log Analytics workspace. Unset: none.",
+    ),
     protectFromDeletion: z
       .boolean()
       .default(false)

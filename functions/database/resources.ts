@@ -30,7 +30,8 @@ export interface ServerPlan {
   secretName: string;
 }
 
-function metadata(plan: ServerPlan, externalName?: string) {
+/** A composed resource's metadata: the XR's namespace, the team label, and the Azure name where it has one. */
+export function metadata(plan: ServerPlan, externalName?: string) {
   return {
     namespace: plan.namespace,
     labels: { [TEAM_LABEL]: plan.team },

@@ -1,6 +1,7 @@
 // The Database XR: the small API application engineers write in a PR.
 import { z } from "zod";
 import { RESERVED_DATABASES, STORAGE_GB } from "./azure.ts";
+import { EXTENSION_NAME } from "./extensions.ts";
 import { SIZES } from "./policy.ts";
 
 const dnsLabel = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
@@ -36,6 +37,12 @@ export const DatabaseSpec = z.object({
     .min(1)
     .max(32)
     .refine((d) => new Set(d).size === d.length, { message: "must not repeat a name" })
+    .optional(),
+  extensions: z
+    .array(z.string().regex(EXTENSION_NAME, "must be an extension name: lowercase letters, digits and _"))
+    .describe("PostgreSQL extensions to create in every database, e.g. [vector, pg_trgm]; each must be in the DBA policy's allow-list. Removing one never drops it.")
+    .max(32)
+    .refine((e) => new Set(e).size === e.length, { message: "must not repeat a name" })
     .optional(),
   connectionSecretName: z
     .string()

@@ -206,7 +206,7 @@ describe("installed from the release URL as a devDependency, then README's npx c
     const r = await sh(`npx function-azure-platform validate '${bad}'`, app);
     expect(r).toEqual(await source("validate", bad));
     expect(r.code).toBe(1);
-    expect(r.stdout.split("\n").at(-2)).toBe("checked 1 Cache, 3 Database, 2 SecretRotation: 7 error(s), 0 warning(s)");
+    expect(r.stdout.split("\n").at(-2)).toBe("checked 1 Cache, 3 Database, 2 SecretRotation: 9 error(s), 0 warning(s)");
   });
 
   it("render prints what crossplane render printed for the example", async () => {

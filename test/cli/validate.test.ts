@@ -16,8 +16,11 @@ async function cli(...args: string[]): Promise<{ code: number; stdout: string; s
 const BAD = [
   'test/cli/prs/bad/databases.yaml:11: error: document 0 (Database team-billing/billing): spec.size: unsupported value "xlarge": supported values: "small", "medium", "large"',
   'test/cli/prs/bad/databases.yaml:12: error: document 0 (Database team-billing/billing): spec.sku: unknown field "sku"',
+  // The example Composition routes alerts for team-payments only: another team's Database is refused until the DBAs add it.
+  "test/cli/prs/bad/databases.yaml:18: error: document 1 (Database team-billing/ledger): metadata.namespace: team-billing has no action group in the DBA policy's alerts.actionGroups; every server's alerts must reach its team, so the DBA team must add one before Databases in team-billing can be composed",
   'test/cli/prs/bad/databases.yaml:24: error: document 1 (Database team-billing/ledger): spec.version "13" is not allowed; choose one of 15, 16, 17',
   'test/cli/prs/bad/databases.yaml:29: error: document 2 (Database team-billing/reports): metadata: label azplatform.io/cost-center is required by the DBA policy (tags.fromMetadata[0], Azure tag "cost-center"); add it to the Database',
+  "test/cli/prs/bad/databases.yaml:30: error: document 2 (Database team-billing/reports): metadata.namespace: team-billing has no action group in the DBA policy's alerts.actionGroups; every server's alerts must reach its team, so the DBA team must add one before Databases in team-billing can be composed",
   "test/cli/prs/bad/databases.yaml:36: error: document 3 (Cache team-billing/sessions): kind: unknown kind azplatform.io/v1alpha1 Cache; this package defines azplatform.io/v1alpha1 Database and azplatform.io/v1alpha1 SecretRotation",
   "test/cli/prs/bad/rotations.yaml:9: error: document 0 (SecretRotation team-billing/billing-vault): spec.rotateEvery rotates every 1h; the policy allows at most one rotation every 24h",
   "test/cli/prs/bad/rotations.yaml:19: error: document 1 (SecretRotation team-billing/billing-both): spec: set exactly one of rotateEvery or schedule",
@@ -35,7 +38,7 @@ describe("function-azure-platform validate", () => {
       name: "a bad PR: schema errors (every one), policy refusals, an unknown kind; each with file, line, document and field",
       args: ["test/cli/prs/bad"],
       code: 1,
-      stdout: [...BAD, "checked 1 Cache, 3 Database, 2 SecretRotation: 7 error(s), 0 warning(s)"],
+      stdout: [...BAD, "checked 1 Cache, 3 Database, 2 SecretRotation: 9 error(s), 0 warning(s)"],
     },
     {
       name: "a file that is not YAML is reported and the rest is still checked",

@@ -8,7 +8,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { promisify } from "node:util";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { azureValidator, coreValidator, repoRoot } from "../support/schema.ts";
+import { coreValidator, providerValidator, repoRoot } from "../support/schema.ts";
 import { passwordGenerated, recorded, renderedDocs, unreadyInNameOrder, type RenderedDoc } from "../support/render-output.ts";
 import { startServer, stopAllServers, type RunningServer } from "../support/server-process.ts";
 
@@ -59,13 +59,25 @@ describe("render of examples/database prints what crossplane render printed", ()
     }
   }
 
-  it("composes five managed resources and a Secret, each valid against its schema", async () => {
+  it("composes the server, its databases, parameters, extensions, alerts and log export, and a Secret, each valid against its schema", async () => {
     const composed = (await renderCli("grpc")).slice(1).map((d) => d.doc);
-    const azure = azureValidator();
+    const azure = providerValidator();
     const core = coreValidator();
     const problems = composed.map((d) => ({ kind: d.kind, name: d.metadata.name, problems: (d.kind === "Secret" ? core : azure).validate(d) }));
     expect(problems.filter((p) => p.problems.length > 0)).toEqual([]);
-    expect(problems.map((p) => p.kind)).toEqual(["Secret", "FlexibleServerDatabase", "FlexibleServerDatabase", "FlexibleServerConfiguration", "FlexibleServerConfiguration", "FlexibleServer"]);
+    const count = (kinds: string[]) => Object.fromEntries([...new Set(kinds)].sort().map((k) => [k, kinds.filter((x) => x === k).length]));
+    // Two databases with two extensions each; log_min_duration_statement, require_secure_transport and azure.extensions
+    // (vector and pg_trgm need no preloaded library); nine alerts.
+    expect(count(problems.map((p) => p.kind))).toEqual({
+      Extension: 4,
+      FlexibleServer: 1,
+      FlexibleServerConfiguration: 3,
+      FlexibleServerDatabase: 2,
+      MonitorDiagnosticSetting: 1,
+      MonitorMetricAlert: 9,
+      ProviderConfig: 1,
+      Secret: 1,
+    });
   });
 
   it("a fatal result fails the render with the function's message", async () => {

@@ -136,7 +136,12 @@ describe("the image the Dockerfile builds", () => {
     const rsp = await client.runFunction({ meta: { tag: "image" }, observed: { composite: { resource: xr as JsonObject } }, input, requiredResources: { "connection-secret": {} } });
     client.close();
     expect(rsp.results ?? []).toEqual([]);
-    expect(Object.keys(rsp.desired?.resources ?? {}).sort()).toEqual(["connection-secret", "database-orders", "database-orders_audit", "parameter-log_min_duration_statement", "parameter-require_secure_transport", "server"]);
+    const alerts = ["active-connections", "cpu", "failed-connections", "iops", "memory", "server-alive", "storage", "storage-free", "transaction-id-wraparound"].map((a) => `alert-${a}`);
+    const extensions = ["orders", "orders_audit"].flatMap((d) => [`extension-${d}-pg_trgm`, `extension-${d}-vector`]);
+    const parameters = ["azure.extensions", "log_min_duration_statement", "require_secure_transport"].map((p) => `parameter-${p}`);
+    expect(Object.keys(rsp.desired?.resources ?? {}).sort()).toEqual(
+      [...alerts, "connection-secret", "database-orders", "database-orders_audit", "diagnostics", ...extensions, ...parameters, "server", "sql-provider-config"].sort(),
+    );
   });
 
   it("loads the Kubernetes, PostgreSQL and Azure adapters when a rotation is due, and reports the unreachable cluster", async () => {

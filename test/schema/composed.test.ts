@@ -4,7 +4,7 @@ import { Ready, type RunFunctionRequest } from "@crossplane-org/function-sdk-typ
 import { describe, expect, it } from "vitest";
 import { runDatabase } from "../../functions/database/fn.ts";
 import { readDocs } from "../../cli/yaml.ts";
-import { azureValidator, coreValidator } from "../support/schema.ts";
+import { coreValidator, providerValidator } from "../support/schema.ts";
 
 type Json = Record<string, unknown>;
 const [xr] = readDocs("examples/database/xr.yaml");
@@ -37,9 +37,11 @@ const variations: Record<string, RunFunctionRequest> = {
   SameZoneHighAvailabilityNotProtected: request({ highAvailability: true }, { highAvailability: { mode: "SameZone", allowedSizes: ["medium"] }, protectFromDeletion: false }),
   NamespacedProviderConfigAndGeoBackup: request({}, { providerConfigRef: { kind: "ProviderConfig", name: "team-payments" }, backup: { retentionDays: 35, geoRedundant: true } }),
   DayTwoFromObservedState: request({}, {}, observedDay2),
+  WithoutAlerts: request({}, { alerts: undefined }),
+  AlertsTunedAndSomeOff: request({ size: "small", storageGB: 32 }, { alerts: { ...(policy.alerts as Json), cpu: { severity: 1, threshold: 95 }, iops: { enabled: false }, logCategories: ["PostgreSQLLogs"] } }),
 };
 
-const azure = azureValidator();
+const azure = providerValidator();
 const core = coreValidator();
 
 describe("composed resources validate against their schemas", () => {

@@ -13,6 +13,11 @@ export function crossplaneValidator(): SchemaRegistry {
   return loadCrds([path.join(referenceDir, "crossplane/crds"), path.join(referenceDir, "crossplane/meta")]);
 }
 
+/** Every kind the Database function composes but Secrets: the Azure provider's and provider-sql's namespaced CRDs. */
+export function providerValidator(): SchemaRegistry {
+  return loadCrds([path.join(referenceDir, "provider-azure/crds"), path.join(referenceDir, "provider-sql/crds")]);
+}
+
 /** The Azure provider's CRDs: the namespaced (*.m.upbound.io) kinds and the legacy cluster-scoped FlexibleServer. */
 export function azureValidator(): SchemaRegistry {
   return loadCrds([path.join(referenceDir, "provider-azure/crds")]);
