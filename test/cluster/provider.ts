@@ -1,4 +1,4 @@
-// No provider runs in the cluster tier: the tests play provider-upjet-azure the way it behaves. On create it marks
+// No provider runs in the cluster tier: the tests play provider-upjet-azure (and provider-sql) the way it behaves. On create it marks
 // the managed resource with crossplane.io/external-create-pending then -succeeded, sets the external name it got
 // from Azure when the composition set none, and reports the ARM id and observed fields in status.atProvider with
 // Ready and Synced conditions, all written by its own field manager.
@@ -19,6 +19,10 @@ export async function composedOf(kube: Kube, namespace: string, xr: string): Pro
     { apiVersion: API, kind: "FlexibleServerDatabase" },
     { apiVersion: API, kind: "FlexibleServerConfiguration" },
     { apiVersion: "v1", kind: "Secret" },
+    { apiVersion: "insights.azure.m.upbound.io/v1beta1", kind: "MonitorMetricAlert" },
+    { apiVersion: "insights.azure.m.upbound.io/v1beta1", kind: "MonitorDiagnosticSetting" },
+    { apiVersion: "postgresql.sql.m.crossplane.io/v1alpha1", kind: "ProviderConfig" },
+    { apiVersion: "postgresql.sql.m.crossplane.io/v1alpha1", kind: "Extension" },
   ];
   for (const ref of kinds) {
     for (const o of await kube.list({ ...ref, namespace }, `crossplane.io/composite=${xr}`)) out[composedName(o) ?? o.metadata.name] = o;
@@ -35,6 +39,12 @@ function armId(o: Obj, server: Obj | undefined): string {
       return `/subscriptions/${SUBSCRIPTION}/resourceGroups/${p.resourceGroupName}/providers/Microsoft.DBforPostgreSQL/flexibleServers/${external}`;
     case "FlexibleServerDatabase":
       return `${serverId}/databases/${external}`;
+    case "MonitorMetricAlert":
+      return `/subscriptions/${SUBSCRIPTION}/resourceGroups/${p.resourceGroupName}/providers/Microsoft.Insights/metricAlerts/${external}`;
+    case "MonitorDiagnosticSetting":
+      return `${p.targetResourceId}|${p.name}`;
+    case "Extension":
+      return `${p.database}/${p.extension}`;
     default:
       return `${serverId}/configurations/${p.name}`;
   }
@@ -99,7 +109,8 @@ export async function provideAll(kube: Kube, namespace: string, xr: string, answ
   const composed = await composedOf(kube, namespace, xr);
   const server = composed.server === undefined ? undefined : await reconcileAsProvider(kube, composed.server, undefined, answers);
   for (const [name, o] of Object.entries(composed)) {
-    if (name !== "server" && o.kind !== "Secret") await reconcileAsProvider(kube, o, server);
+    // A ProviderConfig has no external resource: it is ready once it exists.
+    if (name !== "server" && o.kind !== "Secret" && o.kind !== "ProviderConfig") await reconcileAsProvider(kube, o, server);
   }
   return composedOf(kube, namespace, xr);
 }
