@@ -4,12 +4,14 @@ import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import type { TestProject } from "vitest/node";
+import { readDocs } from "../../cli/yaml.ts";
 import { makeTestPki } from "../support/certs.ts";
 import { REPO_ROOT } from "../support/proto-client.ts";
 import { type RunningServer, startServer } from "../support/server-process.ts";
 import { type ControlPlane, realSystemsFromEnv, startControlPlane } from "./cluster.ts";
 import { CROSSPLANE_NAMESPACE, FUNCTION_NAME, crdsEstablished, installCrossplaneCrds, registerFunction, startCrossplane } from "./crossplane.ts";
 import type { ClusterInfo } from "./context.ts";
+import type { Obj } from "./kube.ts";
 import { waitFor } from "./processes.ts";
 
 declare module "vitest" {
@@ -19,6 +21,24 @@ declare module "vitest" {
 }
 
 const REFERENCE = resolve(REPO_ROOT, "../shared/reference");
+
+/** The namespaces whose Databases the tests compose, besides the example's team-payments. */
+const TEST_NAMESPACES = ["team-adopt", "team-ledger", "team-ops", "team-growth", "rotation-protocol"];
+
+/**
+ * The shipped Database Composition, with an action group for each test namespace as a DBA team would add one when
+ * onboarding a team (the shipped file routes only the example's team-payments); written beside the logs.
+ */
+async function databaseCompositionFor(dir: string, namespaces: string[]): Promise<string> {
+  const [composition] = readDocs(join(REPO_ROOT, "compositions/database-postgres.yaml")) as Obj[];
+  const input = composition?.spec.pipeline[0].input;
+  const example = Object.values(input.alerts.actionGroups as Record<string, string>)[0] ?? "";
+  for (const ns of namespaces) input.alerts.actionGroups[ns] = example.replace(/[^/]+$/, `ag-${ns}`);
+  // JSON: kubectl reads YAML 1.1, where a plain `on` (require_secure_transport) would turn into a boolean.
+  const file = join(dir, "database-postgres.json");
+  await writeFile(file, JSON.stringify(composition));
+  return file;
+}
 
 export default async function setup(project: TestProject): Promise<() => Promise<void>> {
   const systems = realSystemsFromEnv();
@@ -54,9 +74,10 @@ export default async function setup(project: TestProject): Promise<() => Promise
     await registerFunction(cp, fn.address);
 
     // The platform's API: the XRDs (core makes their CRDs) and the Compositions.
-    for (const f of ["xrds/database.yaml", "xrds/secretrotation.yaml", "compositions/database-postgres.yaml", "compositions/secret-rotation.yaml"]) {
+    for (const f of ["xrds/database.yaml", "xrds/secretrotation.yaml", "compositions/secret-rotation.yaml"]) {
       await cp.kubectl("apply", "--server-side", "--field-manager=platform-install", "-f", join(REPO_ROOT, f));
     }
+    await cp.kubectl("apply", "--server-side", "--field-manager=platform-install", "-f", await databaseCompositionFor(dir, TEST_NAMESPACES));
     const admin = cp.admin;
     for (const xrd of ["databases.azplatform.io", "secretrotations.azplatform.io"]) {
       await waitFor(
