@@ -96,6 +96,7 @@ function xrd(): Schema {
       connectionSecretName: { type: "string", description: "Secret with the connection details." },
       version: { type: "string", description: "PostgreSQL major version the server runs or is moving to." },
       storageGB: { type: "integer", description: "Storage the server has or is growing to." },
+      passwordAuthEnabled: { type: "boolean", description: "Whether passwords sign in to the server; false when the DBA policy's authentication.mode is EntraId." },
     },
   });
 }

@@ -36,6 +36,8 @@ function plan(over: Partial<ServerPlan> = {}): ServerPlan {
     delegatedSubnetId: `${NETWORK}/virtualNetworks/vnet-prod/subnets/postgres`,
     privateDnsZoneId: `${NETWORK}/privateDnsZones/prod.private.postgres.database.azure.com`,
     administratorLogin: "pgadmin",
+    passwordAdmin: true,
+    authentication: { activeDirectoryAuthEnabled: false, passwordAuthEnabled: true },
     maintenanceWindow: undefined,
     tags: TAGS,
     providerConfigRef: { kind: "ClusterProviderConfig", name: "default" },

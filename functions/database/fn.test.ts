@@ -222,7 +222,7 @@ function response(o: {
     meta: { tag: "t-1", ttl: { seconds: 60, nanos: 0 } },
     desired: {
       composite: {
-        resource: { status: { ...o.status, serverName: "pg-payments-orders-prod-edfe87", resourceGroupName: "rg-data-prod", connectionSecretName: "orders-db", version: "16", storageGB: 128, ...o.status } },
+        resource: { status: { ...o.status, serverName: "pg-payments-orders-prod-edfe87", resourceGroupName: "rg-data-prod", connectionSecretName: "orders-db", version: "16", storageGB: 128, passwordAuthEnabled: true, ...o.status } },
         connectionDetails: {},
         ready: Ready.READY_UNSPECIFIED,
       },
@@ -347,7 +347,74 @@ const RESTART = (from: string, to: string) =>
     "ServerRestart",
   );
 
+const TENANT = "11111111-2222-3333-4444-555555555555";
+const GROUP = { objectId: "aaaaaaaa-0000-0000-0000-000000000001", principalName: "pg-admins-payments" };
+const ENTRA = (mode: string) => ({ mode, tenantId: TENANT, groups: { "team-payments": GROUP } });
+const ENTRA_ADMIN = {
+  apiVersion: "dbforpostgresql.azure.m.upbound.io/v1beta1",
+  kind: "FlexibleServerActiveDirectoryAdministrator",
+  metadata: { namespace: "team-payments", labels: LABELS },
+  spec: {
+    managementPolicies: SERVER.policies,
+    providerConfigRef: PROVIDER,
+    forProvider: {
+      objectId: GROUP.objectId,
+      principalName: GROUP.principalName,
+      principalType: "Group",
+      resourceGroupName: "rg-data-prod",
+      serverNameSelector: { matchControllerRef: true },
+      tenantId: TENANT,
+    },
+  },
+};
+/** The server as composed with another sign-in: `passwordAdmin` false leaves out the login and its password. */
+function serverSigningIn(authentication: Json, passwordAdmin: boolean): Json {
+  const s = server() as { spec: { forProvider: Json } };
+  const { administratorLogin: _l, administratorPasswordSecretRef: _p, ...rest } = s.spec.forProvider;
+  return { ...s, spec: { ...s.spec, forProvider: { ...(passwordAdmin ? s.spec.forProvider : rest), authentication } } };
+}
+const WAITING_ENTRA = WAITING_ALL.replace("; Secret orders-db", "; FlexibleServerActiveDirectoryAdministrator pg-admins-payments: not created yet; Secret orders-db");
+
 const cases: Record<string, { req: RunFunctionRequest; want: RunFunctionResponse }> = {
+  PasswordAndEntraIdMakesTheNamespacesGroupTheEntraAdminBesideThePasswordAdmin: {
+    req: request({ required: NOT_FOUND, input: policy({ authentication: ENTRA("PasswordAndEntraId") }) }),
+    want: response({
+      requirements: LOOKUP,
+      resources: fresh({
+        server: composed(serverSigningIn({ activeDirectoryAuthEnabled: true, passwordAuthEnabled: true, tenantId: TENANT }, true), NOT_READY),
+        [`entra-admin-${GROUP.objectId}`]: composed(ENTRA_ADMIN, NOT_READY),
+      }),
+      conditions: [cond("DatabaseReady", false, "Creating", WAITING_ENTRA), APPLIED],
+    }),
+  },
+  EntraIdOnlyCreatesAServerWithoutPasswordsAndASecretWithoutOne: {
+    req: request({ required: NOT_FOUND, input: policy({ authentication: ENTRA("EntraId") }) }),
+    want: response({
+      requirements: LOOKUP,
+      resources: fresh({
+        server: composed(serverSigningIn({ activeDirectoryAuthEnabled: true, passwordAuthEnabled: false, tenantId: TENANT }, false), NOT_READY),
+        [`entra-admin-${GROUP.objectId}`]: composed(ENTRA_ADMIN, NOT_READY),
+        "connection-secret": composed(
+          {
+            apiVersion: "v1",
+            kind: "Secret",
+            metadata: { name: "orders-db", namespace: "team-payments", labels: LABELS },
+            type: "Opaque",
+            data: {
+              database: b64("orders"),
+              host: b64("pg-payments-orders-prod-edfe87.postgres.database.azure.com"),
+              port: b64("5432"),
+              sslmode: b64("require"),
+              username: b64(GROUP.principalName),
+            },
+          },
+          NOT_READY,
+        ),
+      }),
+      status: { passwordAuthEnabled: false },
+      conditions: [cond("DatabaseReady", false, "Creating", WAITING_ENTRA), APPLIED],
+    }),
+  },
   ExtensionsAreAllowListedPreloadedAndCreatedInEveryDatabase: {
     req: request({ required: NOT_FOUND, xr: db({ extensions: ["vector", "pg_stat_statements"], databases: ["orders", "orders_audit"] }), input: policy({ extensions: EXTENSIONS }) }),
     want: response({
@@ -890,6 +957,20 @@ const fatals: Record<string, { req: RunFunctionRequest; reason: string; message:
     req: request({ xr: db({ extensions: ["vector", "Vector;DROP", "vector"] }), input: policy({ extensions: EXTENSIONS }) }),
     reason: "InvalidSpec",
     message: "the Database is invalid: spec.extensions[1]: must be an extension name: lowercase letters, digits and _; spec.extensions: must not repeat a name",
+  },
+  RefusesADatabaseInANamespaceWithoutAnEntraGroup: {
+    req: request({ xr: db({}, { namespace: "team-growth" }), input: policy({ authentication: ENTRA("PasswordAndEntraId") }) }),
+    reason: "NoEntraGroup",
+    message:
+      "metadata.namespace: team-growth has no Entra group in the DBA policy's authentication.groups; with authentication.mode PasswordAndEntraId " +
+      "every server's Entra admin is its team's group, so the DBA team must add one before Databases in team-growth can be composed",
+  },
+  RefusesExtensionsOnAServerWithoutPasswords: {
+    req: request({ xr: db({ extensions: ["vector"] }), input: policy({ authentication: ENTRA("EntraId"), extensions: EXTENSIONS }) }),
+    reason: "ExtensionsNeedPasswordSignIn",
+    message:
+      "spec.extensions: the DBA policy turns password sign-in off (authentication.mode EntraId), and extensions are created through provider-sql, " +
+      "which signs in with the admin password only; remove spec.extensions, or ask the DBA team for authentication.mode PasswordAndEntraId",
   },
   RefusesStorageAboveMaximum: {
     req: request({ xr: db({ storageGB: 2048 }), input: policy({ storage: { maxGB: 1024 } }) }),

@@ -6,6 +6,7 @@ import { sortKeys } from "../shared/sort-keys.ts";
 import { ROTATED_BY, ownedKeysOf } from "../shared/rotation-contract.ts";
 import { describeIssues } from "../shared/zod-errors.ts";
 import { alertsRefusals, monitoring } from "./alerts.ts";
+import { entraAdministrator, entraPlan, entraRefusals, observedAdministrators } from "./entra.ts";
 import { extensionParameters, extensionRefusals, sqlExtension, sqlProviderConfig } from "./extensions.ts";
 import { RESERVED_DATABASES, storageGbForMb, storageMbForGb, storageTier } from "./azure.ts";
 import { serverName, tags } from "./naming.ts";
@@ -15,6 +16,7 @@ import { DatabasePolicy } from "./policy.ts";
 import {
   FLEXIBLE_SERVER_API,
   connectionSecret,
+  entraConnectionSecret,
   flexibleServer,
   flexibleServerConfiguration,
   flexibleServerDatabase,
@@ -126,6 +128,24 @@ export function runDatabase(req: RunFunctionRequest, deps: DatabaseDeps = DEFAUL
     secretName = observedSecretName;
   }
 
+  // Sign-in: passwords, Entra ID or both, staged so a server never loses its last way in (entra.ts).
+  const observedAuth = read.obj(server.atProvider.authentication);
+  const entra = entraPlan({
+    policy: policy.authentication,
+    namespace: xr.metadata.namespace,
+    serverName: finalName,
+    serverExists: created,
+    observedAuthentication: {
+      activeDirectoryAuthEnabled: read.bool(observedAuth.activeDirectoryAuthEnabled),
+      passwordAuthEnabled: read.bool(observedAuth.passwordAuthEnabled),
+      tenantId: read.str(observedAuth.tenantId),
+    },
+    observedAdministratorLogin: read.str(was.administratorLogin) ?? read.str(server.atProvider.administratorLogin),
+    observedAdministrators: observedAdministrators(req.observed?.resources ?? {}),
+    protectFromDeletion: policy.protectFromDeletion,
+  });
+  for (const w of entra.warnings) results.push(result("Warning", w.reason, w.message));
+
   const plan: ServerPlan = {
     namespace: xr.metadata.namespace,
     team: spec.team,
@@ -144,6 +164,8 @@ export function runDatabase(req: RunFunctionRequest, deps: DatabaseDeps = DEFAUL
     delegatedSubnetId: subnet,
     privateDnsZoneId: policy.network.privateDnsZoneId,
     administratorLogin: login,
+    passwordAdmin: entra.passwordAdmin,
+    authentication: entra.authentication,
     maintenanceWindow: policy.maintenanceWindow,
     tags: tagSet.value,
     providerConfigRef: policy.providerConfigRef,
@@ -206,6 +228,9 @@ export function runDatabase(req: RunFunctionRequest, deps: DatabaseDeps = DEFAUL
     }
   }
 
+  for (const [key, { group, tenantId }] of Object.entries(entra.administrators)) {
+    compose(key, `FlexibleServerActiveDirectoryAdministrator ${group.principalName}`, entraAdministrator(plan, group, tenantId), isReady(observed(req, key)));
+  }
   if (policy.alerts !== undefined) {
     const watch = monitoring({ plan, alerts: policy.alerts, serverParameters: policy.serverParameters });
     for (const [key, resource] of Object.entries(watch.resources)) {
@@ -250,7 +275,7 @@ export function runDatabase(req: RunFunctionRequest, deps: DatabaseDeps = DEFAUL
       `spec.connectionSecretName: Secret ${plan.secretName} already exists in namespace ${plan.namespace} and does not belong to this Database; Crossplane would take it over and overwrite its keys. Choose another name, or delete that Secret if it is unused`,
     );
   }
-  if (password === undefined && created && !awaitingLookup) {
+  if (password === undefined && created && !awaitingLookup && plan.passwordAdmin) {
     password = secretValue(current, "password");
     if (password === undefined) {
       password = deps.newPassword(policy.passwordLength, plan.administratorLogin);
@@ -261,13 +286,17 @@ export function runDatabase(req: RunFunctionRequest, deps: DatabaseDeps = DEFAUL
     }
   }
   if (!awaitingLookup) {
-    password ??= deps.newPassword(policy.passwordLength, plan.administratorLogin);
     const host = read.str(server.atProvider.fqdn) ?? `${plan.name}.postgres.database.azure.com`;
     const secretReady = current.exists && secretValue(current, "host") !== undefined;
     // Keys a SecretRotation took over are left to it: re-applying them would write an old value back, and would take
     // their ownership back from the rotation (Crossplane applies with force). Found by the lookup counts too.
     const rotated = rotationGone ? [] : ownedKeysOf(marks);
-    const full = connectionSecret(plan, { host, username: plan.administratorLogin, password, database: allDatabases[0] ?? "postgres" });
+    const database = allDatabases[0] ?? "postgres";
+    // A server without a password admin (created Entra-only): apps sign in as the namespace's Entra group, with tokens.
+    const group = policy.authentication.groups[plan.namespace]?.principalName ?? "";
+    const full = plan.passwordAdmin
+      ? connectionSecret(plan, { host, username: plan.administratorLogin, password: password ?? deps.newPassword(policy.passwordLength, plan.administratorLogin), database })
+      : entraConnectionSecret(plan, { host, username: group, database });
     compose(KEY.secret, `Secret ${plan.secretName}`, { ...full, data: Object.fromEntries(Object.entries(full.data).filter(([k]) => !rotated.includes(k))) }, secretReady);
   }
 
@@ -286,6 +315,7 @@ export function runDatabase(req: RunFunctionRequest, deps: DatabaseDeps = DEFAUL
     connectionSecretName: plan.secretName,
     version: plan.version,
     storageGB: storageGbForMb(plan.storageMb),
+    passwordAuthEnabled: plan.authentication.passwordAuthEnabled,
   };
   const refused = results.filter((r) => r.reason === "ChangeRefused");
 
@@ -352,6 +382,7 @@ export function policyRefusals(policy: DatabasePolicy, xr: DatabaseXR, server: O
   const name = serverName(policy, xr);
   if (!name.ok) out.push({ reason: "InvalidName", message: name.message });
   out.push(...extensionRefusals(policy.extensions, spec.extensions ?? []));
+  out.push(...entraRefusals(policy.authentication, xr.metadata.namespace, spec.extensions ?? []));
   out.push(...alertsRefusals(policy.alerts, xr.metadata.namespace));
   const tagSet = tags(policy, xr);
   if (!tagSet.ok) out.push({ reason: "InvalidTags", message: tagSet.message });

@@ -1,6 +1,7 @@
 // The DBA team's policy: the DatabasePolicy input of the Composition's function step. Engineers never set it.
 import { z } from "zod";
 import { AlertsPolicy } from "./alerts.ts";
+import { EntraPolicy } from "./entra.ts";
 import { ExtensionsPolicy } from "./extensions.ts";
 import {
   DELEGATED_SUBNET_ID,
@@ -146,6 +147,9 @@ export const DatabasePolicy = z
         fromMetadata: z.array(metadataTag).default([]),
       })
       .default({ teamKey: "team", environmentKey: "environment", static: {}, fromMetadata: [] }),
+    authentication: EntraPolicy.default({ mode: "Password", groups: {} }).describe(
+      "How people and apps sign in to the servers: passwords, Microsoft Entra ID (an Entra group per namespace as the server's Entra admin), or both.",
+    ),
     extensions: ExtensionsPolicy.optional(),
     alerts: AlertsPolicy.optional().describe(
       "Azure Monitor alerts on every server, routed to the action group of the Database's namespace, and its logs to a Log Analytics workspace. Unset: none.",

@@ -23,6 +23,9 @@ export interface ServerPlan {
   delegatedSubnetId: string;
   privateDnsZoneId: string;
   administratorLogin: string;
+  /** The server has a password admin (administratorLogin and its password); false for a server created Entra-only. */
+  passwordAdmin: boolean;
+  authentication: { activeDirectoryAuthEnabled: boolean; passwordAuthEnabled: boolean; tenantId?: string };
   maintenanceWindow: { dayOfWeek: number; startHour: number; startMinute: number } | undefined;
   tags: Record<string, string>;
   providerConfigRef: { kind: string; name: string };
@@ -60,9 +63,9 @@ export function flexibleServer(plan: ServerPlan) {
       ...envelope(plan),
       ...(plan.zone !== undefined ? { initProvider: { zone: plan.zone } } : {}),
       forProvider: {
-        administratorLogin: plan.administratorLogin,
-        administratorPasswordSecretRef: { name: plan.secretName, key: "password" },
-        authentication: { activeDirectoryAuthEnabled: false, passwordAuthEnabled: true },
+        // Azure refuses a login on a server created with password sign-in off.
+        ...(plan.passwordAdmin ? { administratorLogin: plan.administratorLogin, administratorPasswordSecretRef: { name: plan.secretName, key: "password" } } : {}),
+        authentication: plan.authentication,
         autoGrowEnabled: plan.autoGrow,
         backupRetentionDays: plan.backupRetentionDays,
         delegatedSubnetId: plan.delegatedSubnetId,
@@ -110,6 +113,21 @@ export interface Connection {
   username: string;
   password: string;
   database: string;
+}
+
+/**
+ * The connection Secret of a server without password sign-in: members of the namespace's Entra group sign in as the
+ * group, with their own Entra access token as the password, so the Secret holds no password and no uri with one.
+ */
+export function entraConnectionSecret(plan: ServerPlan, c: Omit<Connection, "password">) {
+  const data = { database: c.database, host: c.host, port: POSTGRES_PORT, sslmode: "require", username: c.username };
+  return {
+    apiVersion: "v1",
+    kind: "Secret",
+    metadata: { name: plan.secretName, ...metadata(plan) },
+    type: "Opaque",
+    data: sortKeys(Object.fromEntries(Object.entries(data).map(([k, v]) => [k, Buffer.from(v).toString("base64")]))),
+  };
 }
 
 export function connectionSecret(plan: ServerPlan, c: Connection) {

@@ -416,6 +416,23 @@ describe("the tenant boundary: a SecretRotation reaches only what its namespace 
       reason: "TargetNotFound",
       message: 'spec.targets.postgresRole.databaseRef: Database "orders" does not exist in namespace team-marketing; a SecretRotation reaches only the Databases of its own namespace',
     },
+    // Not another team's, but nothing to rotate: the namespace's own Database signs in with Entra ID only.
+    ServerAdminOfAnEntraOnlyDatabase: {
+      targets: adminOf("orders"),
+      required: database("team-marketing", { serverName: "pg-marketing-orders-prod-1a2b3c", resourceGroupName: "rg-data-prod", connectionSecretName: "orders-db", passwordAuthEnabled: false }),
+      reason: "TargetNotAllowed",
+      message:
+        'spec.targets.flexibleServerAdmin.databaseRef: Database "orders" signs in with Microsoft Entra ID only (the DBA policy\'s authentication.mode is EntraId), so its server has no password that signs in to rotate; ' +
+        "Entra access tokens expire by themselves, and access follows membership of the namespace's Entra group",
+    },
+    RoleOnAnEntraOnlyDatabase: {
+      targets: roleOn("orders"),
+      required: database("team-marketing", { serverName: "pg-marketing-orders-prod-1a2b3c", resourceGroupName: "rg-data-prod", connectionSecretName: "orders-db", passwordAuthEnabled: false }),
+      reason: "TargetNotAllowed",
+      message:
+        'spec.targets.postgresRole.databaseRef: Database "orders" signs in with Microsoft Entra ID only (the DBA policy\'s authentication.mode is EntraId), so its server has no password that signs in to rotate; ' +
+        "Entra access tokens expire by themselves, and access follows membership of the namespace's Entra group",
+    },
     RoleThroughTheSharedAdminNotGranted: {
       targets: { postgresRole: { name: "orders_app" } },
       reason: "TargetNotAllowed",

@@ -73,6 +73,16 @@ function lookUp(field: string, name: string, namespace: string, required: Requir
   if (serverName === undefined || resourceGroupName === undefined || connectionSecretName === undefined) {
     return { kind: "Waiting", message: `waiting for Database ${name} to report its server (status.serverName, status.resourceGroupName, status.connectionSecretName)` };
   }
+  // A server whose DBA policy turned password sign-in off has no password anyone can sign in with: nothing to rotate.
+  if (db.status?.passwordAuthEnabled === false) {
+    return {
+      kind: "Refused",
+      reason: "TargetNotAllowed",
+      message:
+        `${field}: Database "${name}" signs in with Microsoft Entra ID only (the DBA policy's authentication.mode is EntraId), so its server has no password that signs in to rotate; ` +
+        "Entra access tokens expire by themselves, and access follows membership of the namespace's Entra group",
+    };
+  }
   return { kind: "Found", facts: { serverName, resourceGroupName, connectionSecretName } };
 }
 

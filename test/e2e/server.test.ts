@@ -84,7 +84,7 @@ describe("function server with mutual TLS", () => {
     expect(rsp).toEqual({
       meta: { tag: "e2e", ttl: { seconds: 60, nanos: 0 } },
       desired: {
-        composite: { resource: { status: { serverName: "pg-payments-orders-prod-edfe87", resourceGroupName: "rg-data-prod", connectionSecretName: "orders-db", version: "16", storageGB: 128 } } },
+        composite: { resource: { status: { serverName: "pg-payments-orders-prod-edfe87", resourceGroupName: "rg-data-prod", connectionSecretName: "orders-db", version: "16", storageGB: 128, passwordAuthEnabled: true } } },
         resources: {
           server: {
             resource: {

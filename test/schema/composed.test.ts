@@ -38,6 +38,10 @@ const variations: Record<string, RunFunctionRequest> = {
   NamespacedProviderConfigAndGeoBackup: request({}, { providerConfigRef: { kind: "ProviderConfig", name: "team-payments" }, backup: { retentionDays: 35, geoRedundant: true } }),
   DayTwoFromObservedState: request({}, {}, observedDay2),
   WithoutAlerts: request({}, { alerts: undefined }),
+  EntraIdOnly: request(
+    { extensions: undefined },
+    { authentication: { mode: "EntraId", tenantId: "11111111-2222-3333-4444-555555555555", groups: { "team-payments": { objectId: "aaaaaaaa-0000-0000-0000-000000000001", principalName: "pg-admins-payments" } } } },
+  ),
   AlertsTunedAndSomeOff: request({ size: "small", storageGB: 32 }, { alerts: { ...(policy.alerts as Json), cpu: { severity: 1, threshold: 95 }, iops: { enabled: false }, logCategories: ["PostgreSQLLogs"] } }),
 };
 
