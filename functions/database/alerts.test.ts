@@ -1,3 +1,4 @@
+import { testPlan } from "./plan.fixture.ts";
 import { describe, expect, it } from "vitest";
 import { azureValidator } from "../../test/support/schema.ts";
 import { describeIssues } from "../shared/zod-errors.ts";
@@ -13,38 +14,11 @@ const ACTION_GROUP = `/subscriptions/${SUBSCRIPTION}/resourceGroups/rg-monitorin
 const WORKSPACE = `/subscriptions/${SUBSCRIPTION}/resourceGroups/rg-monitoring/providers/Microsoft.OperationalInsights/workspaces/law-platform`;
 const SERVER = "pg-payments-orders-prod-edfe87";
 const SERVER_ID = `/subscriptions/${SUBSCRIPTION}/resourceGroups/rg-data-prod/providers/Microsoft.DBforPostgreSQL/flexibleServers/${SERVER}`;
-const NETWORK = `/subscriptions/${SUBSCRIPTION}/resourceGroups/rg-net-prod/providers/Microsoft.Network`;
 const TAGS = { environment: "prod", "managed-by": "crossplane", team: "payments" };
 const GiB = 2 ** 30;
 
 function plan(over: Partial<ServerPlan> = {}): ServerPlan {
-  return {
-    namespace: "team-payments",
-    team: "payments",
-    name: SERVER,
-    location: "westeurope",
-    resourceGroupName: "rg-data-prod",
-    skuName: "GP_Standard_D2ds_v5",
-    version: "16",
-    storageMb: 131072,
-    storageTier: "P10",
-    autoGrow: true,
-    backupRetentionDays: 14,
-    geoRedundantBackup: false,
-    highAvailabilityMode: undefined,
-    zone: undefined,
-    delegatedSubnetId: `${NETWORK}/virtualNetworks/vnet-prod/subnets/postgres`,
-    privateDnsZoneId: `${NETWORK}/privateDnsZones/prod.private.postgres.database.azure.com`,
-    administratorLogin: "pgadmin",
-    passwordAdmin: true,
-    authentication: { activeDirectoryAuthEnabled: false, passwordAuthEnabled: true },
-    maintenanceWindow: undefined,
-    tags: TAGS,
-    providerConfigRef: { kind: "ClusterProviderConfig", name: "default" },
-    protectFromDeletion: false,
-    secretName: "orders-db",
-    ...over,
-  };
+  return testPlan({ tags: TAGS, ...over });
 }
 
 function alerts(over: Json = {}): AlertsPolicy {

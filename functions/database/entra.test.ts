@@ -1,3 +1,4 @@
+import { testPlan } from "./plan.fixture.ts";
 import { describe, expect, it } from "vitest";
 import { azureValidator } from "../../test/support/schema.ts";
 import { describeIssues } from "../shared/zod-errors.ts";
@@ -23,36 +24,9 @@ const TENANT = "11111111-2222-3333-4444-555555555555";
 const PAYMENTS: EntraGroup = { objectId: "aaaaaaaa-0000-0000-0000-000000000001", principalName: "pg-admins-payments" };
 const PAYMENTS_NEW: EntraGroup = { objectId: "aaaaaaaa-0000-0000-0000-000000000002", principalName: "Payments DBAs" };
 const SERVER = "pg-payments-orders-prod-edfe87";
-const NETWORK = "/subscriptions/00000000-0000-0000-0000-000000000001/resourceGroups/rg-net-prod/providers/Microsoft.Network";
 
 function plan(over: Partial<ServerPlan> = {}): ServerPlan {
-  return {
-    namespace: "team-payments",
-    team: "payments",
-    name: SERVER,
-    location: "westeurope",
-    resourceGroupName: "rg-data-prod",
-    skuName: "GP_Standard_D2ds_v5",
-    version: "16",
-    storageMb: 131072,
-    storageTier: "P10",
-    autoGrow: true,
-    backupRetentionDays: 14,
-    geoRedundantBackup: false,
-    highAvailabilityMode: undefined,
-    zone: undefined,
-    delegatedSubnetId: `${NETWORK}/virtualNetworks/vnet-prod/subnets/postgres`,
-    privateDnsZoneId: `${NETWORK}/privateDnsZones/prod.private.postgres.database.azure.com`,
-    administratorLogin: "pgadmin",
-    passwordAdmin: true,
-    authentication: { activeDirectoryAuthEnabled: false, passwordAuthEnabled: true },
-    maintenanceWindow: undefined,
-    tags: { environment: "prod", team: "payments" },
-    providerConfigRef: { kind: "ClusterProviderConfig", name: "default" },
-    protectFromDeletion: false,
-    secretName: "orders-db",
-    ...over,
-  };
+  return testPlan({ ...over });
 }
 
 function policy(mode: EntraPolicy["mode"], groups: Record<string, EntraGroup> = { "team-payments": PAYMENTS }): EntraPolicy {

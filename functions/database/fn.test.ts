@@ -375,7 +375,70 @@ function serverSigningIn(authentication: Json, passwordAdmin: boolean): Json {
 }
 const WAITING_ENTRA = WAITING_ALL.replace("; Secret orders-db", "; FlexibleServerActiveDirectoryAdministrator pg-admins-payments: not created yet; Secret orders-db");
 
+// A restore of Database orders (its server pg-payments-orders-prod-edfe87) into Database orders-copy.
+const COPY = "pg-payments-orders-copy-prod-971f19";
+const RESTORE_FROM = { database: "orders", pointInTime: "2026-11-24T09:30:00Z" };
+const RESTORE_SOURCE_LOOKUP = { apiVersion: "azplatform.io/v1alpha1", kind: "Database", matchName: "orders", namespace: "team-payments" };
+const copy = (spec: Json = {}) => db({ restoreFrom: RESTORE_FROM, databases: ["orders"], connectionSecretName: "orders-db", ...spec }, { name: "orders-copy" });
+function sourceDatabase(namespace = "team-payments", status: Json = {}): NonNullable<RunFunctionRequest["requiredResources"]>[string] {
+  const resource = {
+    apiVersion: "azplatform.io/v1alpha1",
+    kind: "Database",
+    metadata: { name: "orders", namespace },
+    spec: { team: "payments", size: "medium" },
+    status: { serverName: SERVER.name, resourceGroupName: "rg-data-prod", version: "16", storageGB: 256, conditions: [{ type: "Ready", status: "True" }], ...status },
+  };
+  return { items: [{ resource, connectionDetails: {}, ready: Ready.READY_UNSPECIFIED }] };
+}
+/** The restored server as composed before its create: the source's backup, without a login, password or HA. */
+function restoredServer(): Json {
+  const s = server({ name: COPY, storageMb: 262144, tier: "P15" }) as { metadata: { annotations: Json }; spec: { forProvider: Json } };
+  const { administratorLogin: _l, administratorPasswordSecretRef: _p, ...forProvider } = s.spec.forProvider;
+  return {
+    ...s,
+    metadata: { ...s.metadata, annotations: { "azplatform.io/restored-from": "orders", "crossplane.io/external-name": COPY } },
+    spec: {
+      ...s.spec,
+      initProvider: {
+        createMode: "PointInTimeRestore",
+        pointInTimeRestoreTimeInUtc: "2026-11-24T09:30:00Z",
+        sourceServerId: `/subscriptions/00000000-0000-0000-0000-000000000001/resourceGroups/rg-data-prod/providers/Microsoft.DBforPostgreSQL/flexibleServers/${SERVER.name}`,
+      },
+      forProvider,
+    },
+  };
+}
+
 const cases: Record<string, { req: RunFunctionRequest; want: RunFunctionResponse }> = {
+  ARestoreLooksItsSourceUpInItsOwnNamespaceBeforeComposingAnything: {
+    req: request({ xr: copy(), input: policy({ subscriptionId: "00000000-0000-0000-0000-000000000001" }) }),
+    want: {
+      meta: { tag: "t-1", ttl: { seconds: 60, nanos: 0 } },
+      desired: { composite: undefined, resources: {} },
+      results: [],
+      conditions: [cond("DatabaseReady", false, "RestoreSourcePending", "looking up Database orders to restore from")],
+      requirements: { extraResources: {}, schemas: {}, resources: { "restore-source": RESTORE_SOURCE_LOOKUP } },
+      context: undefined,
+    },
+  },
+  ARestoredServerIsCreatedFromTheSourcesBackupWithItsStorageAndNoLoginOrPassword: {
+    req: request({
+      xr: copy(),
+      input: policy({ subscriptionId: "00000000-0000-0000-0000-000000000001" }),
+      required: { ...NOT_FOUND, "restore-source": sourceDatabase() },
+    }),
+    want: {
+      ...response({
+        requirements: { extraResources: {}, schemas: {}, resources: { ...LOOKUP.resources, "restore-source": RESTORE_SOURCE_LOOKUP } },
+        resources: fresh({
+          server: composed(restoredServer(), NOT_READY),
+          "connection-secret": composed(secret({ host: `${COPY}.postgres.database.azure.com` }), NOT_READY),
+        }),
+        status: { serverName: COPY, storageGB: 256 },
+        conditions: [cond("DatabaseReady", false, "Creating", WAITING_ALL.replace(SERVER.name, COPY)), APPLIED],
+      }),
+    },
+  },
   PasswordAndEntraIdMakesTheNamespacesGroupTheEntraAdminBesideThePasswordAdmin: {
     req: request({ required: NOT_FOUND, input: policy({ authentication: ENTRA("PasswordAndEntraId") }) }),
     want: response({
@@ -972,6 +1035,11 @@ const fatals: Record<string, { req: RunFunctionRequest; reason: string; message:
       "spec.extensions: the DBA policy turns password sign-in off (authentication.mode EntraId), and extensions are created through provider-sql, " +
       "which signs in with the admin password only; remove spec.extensions, or ask the DBA team for authentication.mode PasswordAndEntraId",
   },
+  RefusesARestoreFromADatabaseOfAnotherNamespace: {
+    req: request({ xr: copy(), input: policy({ subscriptionId: "00000000-0000-0000-0000-000000000001" }), required: { "restore-source": sourceDatabase("team-growth") } }),
+    reason: "RestoreSourceNotFound",
+    message: "spec.restoreFrom.database: Database orders does not exist in namespace team-payments; a Database restores only from the Databases of its own namespace",
+  },
   RefusesStorageAboveMaximum: {
     req: request({ xr: db({ storageGB: 2048 }), input: policy({ storage: { maxGB: 1024 } }) }),
     reason: "StorageNotAllowed",
@@ -1077,6 +1145,7 @@ const fatals: Record<string, { req: RunFunctionRequest; reason: string; message:
   },
 };
 
+const NOW = new Date("2026-11-24T12:00:00Z");
 const noPassword = {
   newPassword: () => {
     throw new Error("the password must not be regenerated here");
@@ -1087,7 +1156,7 @@ describe("Database RunFunction", () => {
   for (const [name, { req, want }] of Object.entries(cases)) {
     it(name, () => {
       const reuse = (req.observed?.resources["connection-secret"]?.resource as { data?: { password?: string } } | undefined)?.data?.password !== undefined;
-      expect(runDatabase(req, reuse ? noPassword : { newPassword: () => PASSWORD })).toEqual(want);
+      expect(runDatabase(req, { ...(reuse ? noPassword : { newPassword: () => PASSWORD }), now: () => NOW })).toEqual(want);
     });
   }
   it("a protected server keeps its data without Delete, while its alerts and log export can still be deleted", () => {
@@ -1100,6 +1169,35 @@ describe("Database RunFunction", () => {
     const keep = "Observe,Create,Update";
     const monitors = Object.fromEntries([...ALERT_KEYS, "diagnostics"].map((k) => [k, `${keep},Delete`]));
     expect(policies).toEqual({ server: keep, "database-orders": keep, "parameter-require_secure_transport": keep, ...monitors });
+  });
+  it("once a restored server exists, its restore is kept as it was created and its login comes from Azure, with the password the Database sets", () => {
+    const created = restoredServer() as { metadata: Json; spec: Json };
+    const observedServer = {
+      ...created,
+      metadata: { ...created.metadata, name: "orders-copy-x1" },
+      status: { atProvider: { id: `/subscriptions/0001/resourceGroups/rg-data-prod/providers/Microsoft.DBforPostgreSQL/flexibleServers/${COPY}`, administratorLogin: "pgadmin", storageMb: 262144, version: "16" } },
+    };
+    // Crossplane no longer answers the restore-source requirement with anything useful: the restore is decided.
+    const req = request({ xr: copy(), input: policy({ subscriptionId: "00000000-0000-0000-0000-000000000001" }), observed: { server: observedServer, "connection-secret": secret({ host: `${COPY}.postgres.database.azure.com` }) } });
+    const rsp = runDatabase(req, { ...noPassword, now: () => NOW });
+    const spec = (rsp.desired?.resources?.server?.resource as { spec: { initProvider: Json; forProvider: Json } }).spec;
+    expect({ initProvider: spec.initProvider, login: spec.forProvider.administratorLogin, password: spec.forProvider.administratorPasswordSecretRef, results: rsp.results }).toEqual({
+      initProvider: (restoredServer() as { spec: { initProvider: Json } }).spec.initProvider,
+      login: "pgadmin",
+      password: { name: "orders-db", key: "password" },
+      results: [],
+    });
+  });
+
+  it("refuses a restore to a time outside the backups the policy keeps, naming the window, before any lookup", () => {
+    const req = request({ xr: copy({ restoreFrom: { database: "orders", pointInTime: "2026-10-01T00:00:00Z" } }), input: policy({ subscriptionId: "00000000-0000-0000-0000-000000000001" }) });
+    expect(runDatabase(req, { newPassword: () => PASSWORD, now: () => NOW }).results).toEqual([
+      fatal(
+        "RestoreTimeOutOfRange",
+        "spec.restoreFrom.pointInTime 2026-10-01T00:00:00Z is older than the 14 days of backups the DBA policy keeps (backup.retentionDays); " +
+          "choose a time between 2026-11-10T12:00:00Z and 2026-11-24T12:00:00Z (UTC)",
+      ),
+    ]);
   });
   for (const [name, { req, reason, message }] of Object.entries(fatals)) {
     it(name, async () => {

@@ -7,6 +7,7 @@ import { ROTATED_BY, ownedKeysOf } from "../shared/rotation-contract.ts";
 import { describeIssues } from "../shared/zod-errors.ts";
 import { alertsRefusals, monitoring } from "./alerts.ts";
 import { entraAdministrator, entraPlan, entraRefusals, observedAdministrators } from "./entra.ts";
+import { restorePlan, restoreRequirement } from "./restore.ts";
 import { extensionParameters, extensionRefusals, sqlExtension, sqlProviderConfig } from "./extensions.ts";
 import { RESERVED_DATABASES, storageGbForMb, storageMbForGb, storageTier } from "./azure.ts";
 import { serverName, tags } from "./naming.ts";
@@ -40,6 +41,8 @@ export const KEY = {
 
 export interface DatabaseDeps {
   newPassword: (length: number, login: string) => string;
+  /** The clock a restore's point in time is checked against. */
+  now?: () => Date;
 }
 
 const DEFAULT_DEPS: DatabaseDeps = { newPassword: (length, login) => generatePassword({ length, avoid: [login] }) };
@@ -67,6 +70,24 @@ export function runDatabase(req: RunFunctionRequest, deps: DatabaseDeps = DEFAUL
   if (refusals.length > 0 || size === undefined || !name.ok || !tagSet.ok) {
     return fatalResponse(req, refusals[0]?.reason ?? "InvalidSpec", refusals.map((r) => r.message).join("; "));
   }
+  // A point-in-time restore of another Database of this namespace (restore.ts): looked up, checked, then create-only.
+  const restoreLookup = restoreRequirement(xr);
+  const restore = restorePlan({
+    xr,
+    required: req.requiredResources ?? {},
+    server: observed(req, KEY.server),
+    policy,
+    adopt: {},
+    subscriptionId: policy.subscriptionId ?? policy.alerts?.subscriptionId,
+    now: (deps.now ?? (() => new Date()))(),
+  });
+  if (restore.kind === "Refused") return fatalResponse(req, restore.reason, restore.message);
+  if (restore.kind === "Lookup" || restore.kind === "Waiting") {
+    const message = restore.kind === "Waiting" ? restore.message : `looking up Database ${spec.restoreFrom?.database ?? ""} to restore from`;
+    return restorePending(req, restoreLookup, message);
+  }
+  const restoring = restore.kind === "Restore" ? restore : undefined;
+
   // Defaults apply at creation only: a DBA raising the default version or a size's storage must not upgrade or
   // grow every existing server that never asked for it.
   const server = observed(req, KEY.server);
@@ -74,12 +95,16 @@ export function runDatabase(req: RunFunctionRequest, deps: DatabaseDeps = DEFAUL
   const created = existsInAzure(server);
   const currentVersion = maxDefined(read.str(was.version), read.str(server.atProvider.version));
   const emittedMb = read.num(was.storageMb);
-  const version = spec.version ?? (created ? currentVersion : undefined) ?? policy.versions.default;
-  const storageGB = spec.storageGB ?? (created && emittedMb !== undefined ? storageGbForMb(emittedMb) : size.storageGB);
+  // A restored server runs its source's version, on at least its source's storage.
+  const version = (created ? undefined : restoring?.onCreate?.version) ?? spec.version ?? (created ? currentVersion : undefined) ?? policy.versions.default;
+  const restoredGB = created ? undefined : restoring?.onCreate?.storageGB;
+  const plannedGB = spec.storageGB ?? (created && emittedMb !== undefined ? storageGbForMb(emittedMb) : size.storageGB);
+  const storageGB = restoredGB !== undefined ? Math.max(restoredGB, plannedGB) : plannedGB;
   const databases = spec.databases ?? [defaultDatabaseName(xr.metadata.name)];
 
   const results: RunFunctionResponse["results"] = [];
   const refuse = (message: string) => results.push(result("Warning", "ChangeRefused", message));
+  for (const w of restore.warnings) refuse(w);
 
   // Immutable fields: once the server exists in Azure, keep what it was created with and say why, so the managed
   // resource never asks the provider for a change Azure cannot make (it would stay Synced=False for ever). Before
@@ -94,8 +119,12 @@ export function runDatabase(req: RunFunctionRequest, deps: DatabaseDeps = DEFAUL
   const location = keep("policy location", policy.location, read.str(was.location), "Azure cannot move a server");
   const resourceGroupName = keep("policy resourceGroupName", policy.resourceGroupName, read.str(was.resourceGroupName), "Azure cannot move a server to another resource group");
   const subnet = keep("policy network.delegatedSubnetId", policy.network.delegatedSubnetId, read.str(was.delegatedSubnetId), "Azure cannot move a server to another subnet");
-  const geo = keep("policy backup.geoRedundant", policy.backup.geoRedundant, read.bool(was.geoRedundantBackupEnabled), "geo-redundant backup is chosen at creation only");
-  const login = keep("policy administratorLogin", policy.administratorLogin, read.str(was.administratorLogin), "the admin login is fixed for the server's life");
+  // A restored server took its admin login and backup redundancy from its source, whatever was sent.
+  const fromAzure = restoring !== undefined;
+  const geoNow = (fromAzure ? read.bool(server.atProvider.geoRedundantBackupEnabled) : undefined) ?? read.bool(was.geoRedundantBackupEnabled);
+  const loginNow = read.str(was.administratorLogin) ?? (fromAzure ? read.str(server.atProvider.administratorLogin) : undefined);
+  const geo = keep("policy backup.geoRedundant", policy.backup.geoRedundant, geoNow, "geo-redundant backup is chosen at creation only");
+  const login = keep("policy administratorLogin", policy.administratorLogin, loginNow, "the admin login is fixed for the server's life");
 
   let finalVersion = version;
   if (created && currentVersion !== undefined && Number(version) < Number(currentVersion)) {
@@ -171,6 +200,9 @@ export function runDatabase(req: RunFunctionRequest, deps: DatabaseDeps = DEFAUL
     providerConfigRef: policy.providerConfigRef,
     protectFromDeletion: policy.protectFromDeletion,
     secretName,
+    ...(restoring !== undefined
+      ? { restore: { initProvider: { ...restoring.initProvider }, annotations: restoring.annotations, omitOnCreate: restoring.onCreate?.omit ?? [] } }
+      : {}),
   };
 
   // Databases: removing one from the list would drop its data, so it is kept unless the policy allows deletion.
@@ -262,7 +294,12 @@ export function runDatabase(req: RunFunctionRequest, deps: DatabaseDeps = DEFAUL
   const rotationGone = rotation !== undefined && rotation.items.length === 0;
   const secretLookup = { apiVersion: "v1", kind: "Secret", matchName: plan.secretName, namespace: plan.namespace };
   const rotationLookup = { apiVersion: "azplatform.io/v1alpha1", kind: "SecretRotation", matchName: rotatedBy ?? "", namespace: plan.namespace };
-  const lookups = { ...(lookupNeeded ? { [KEY.secret]: secretLookup } : {}), ...(rotatedBy !== undefined ? { [KEY.rotation]: rotationLookup } : {}) };
+  const lookups = {
+    ...(lookupNeeded ? { [KEY.secret]: secretLookup } : {}),
+    ...(rotatedBy !== undefined ? { [KEY.rotation]: rotationLookup } : {}),
+    // Asked on every call while spec.restoreFrom is set, so the requirements repeat and Crossplane stops calling.
+    ...restoreLookup,
+  };
   const requirements: RunFunctionResponse["requirements"] = Object.keys(lookups).length > 0 ? { extraResources: {}, schemas: {}, resources: lookups } : undefined;
   if (rotationGone) {
     const keys = ownedKeysOf(marks).join(", ");
@@ -335,6 +372,18 @@ export function runDatabase(req: RunFunctionRequest, deps: DatabaseDeps = DEFAUL
         : condition("ChangesApplied", false, "ChangeRefused", refused.map((r) => r.message).join("; ")),
     ],
     requirements,
+    context: req.context,
+  };
+}
+
+/** The source of a restore is not known yet: nothing is composed (a server made now would start empty). */
+function restorePending(req: RunFunctionRequest, lookups: Record<string, unknown>, message: string): RunFunctionResponse {
+  return {
+    meta: { tag: req.meta?.tag ?? "", ttl: DEFAULT_TTL },
+    desired: req.desired,
+    results: [],
+    conditions: [condition("DatabaseReady", false, "RestoreSourcePending", message)],
+    requirements: { extraResources: {}, schemas: {}, resources: lookups as NonNullable<RunFunctionResponse["requirements"]>["resources"] },
     context: req.context,
   };
 }

@@ -3,6 +3,7 @@ import { z } from "zod";
 import { AlertsPolicy } from "./alerts.ts";
 import { EntraPolicy } from "./entra.ts";
 import { ExtensionsPolicy } from "./extensions.ts";
+import { SubscriptionId } from "./restore.ts";
 import {
   DELEGATED_SUBNET_ID,
   PRIVATE_DNS_ZONE_ID,
@@ -57,6 +58,7 @@ export const DatabasePolicy = z
       .describe("Environment this Composition serves; used in names ({environment}) and the environment tag.")
       .regex(/^[a-z0-9]([a-z0-9-]{0,14}[a-z0-9])?$/, "must be 1-16 lowercase letters, digits or hyphens"),
     location: z.string().describe("Azure region of every server, e.g. westeurope. Fixed once a server exists.").regex(/^[a-z0-9]+$/, "must be an Azure region name such as westeurope"),
+    subscriptionId: SubscriptionId.optional(),
     resourceGroupName: z.string().describe("Resource group the servers live in. Fixed once a server exists.").regex(RESOURCE_GROUP_NAME, "is not a valid resource group name"),
     providerConfigRef: z
       .strictObject({

@@ -31,6 +31,8 @@ export interface ServerPlan {
   providerConfigRef: { kind: string; name: string };
   protectFromDeletion: boolean;
   secretName: string;
+  /** A server created by a point-in-time restore (restore.ts): its create-only fields, and what its create leaves out. */
+  restore?: { initProvider: Record<string, string>; annotations: Record<string, string>; omitOnCreate: readonly string[] };
 }
 
 /** A composed resource's metadata: the XR's namespace, the team label, and the Azure name where it has one. */
@@ -55,13 +57,15 @@ function envelope(plan: ServerPlan) {
 const SERVER_SELECTOR = { serverIdSelector: { matchControllerRef: true } };
 
 export function flexibleServer(plan: ServerPlan) {
-  return {
+  const base = metadata(plan, plan.name);
+  const initProvider = sortKeys({ ...(plan.zone !== undefined ? { zone: plan.zone } : {}), ...plan.restore?.initProvider });
+  const server = {
     apiVersion: FLEXIBLE_SERVER_API,
     kind: "FlexibleServer",
-    metadata: metadata(plan, plan.name),
+    metadata: plan.restore === undefined ? base : { ...base, annotations: sortKeys({ ...base.annotations, ...plan.restore.annotations }) },
     spec: {
       ...envelope(plan),
-      ...(plan.zone !== undefined ? { initProvider: { zone: plan.zone } } : {}),
+      ...(Object.keys(initProvider).length > 0 ? { initProvider } : {}),
       forProvider: {
         // Azure refuses a login on a server created with password sign-in off.
         ...(plan.passwordAdmin ? { administratorLogin: plan.administratorLogin, administratorPasswordSecretRef: { name: plan.secretName, key: "password" } } : {}),
@@ -81,9 +85,13 @@ export function flexibleServer(plan: ServerPlan) {
         storageTier: plan.storageTier,
         tags: plan.tags,
         version: plan.version,
-      },
+      } as Record<string, unknown>,
     },
   };
+  const omit = plan.restore?.omitOnCreate ?? [];
+  if (omit.length === 0) return server;
+  const forProvider = Object.fromEntries(Object.entries(server.spec.forProvider).filter(([field]) => !omit.includes(field)));
+  return { ...server, spec: { ...server.spec, forProvider } };
 }
 
 export function flexibleServerDatabase(plan: ServerPlan, database: string) {

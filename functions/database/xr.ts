@@ -3,6 +3,7 @@ import { z } from "zod";
 import { RESERVED_DATABASES, STORAGE_GB } from "./azure.ts";
 import { EXTENSION_NAME } from "./extensions.ts";
 import { SIZES } from "./policy.ts";
+import { RestoreFrom } from "./restore.ts";
 
 const dnsLabel = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
 
@@ -44,6 +45,7 @@ export const DatabaseSpec = z.object({
     .max(32)
     .refine((e) => new Set(e).size === e.length, { message: "must not repeat a name" })
     .optional(),
+  restoreFrom: RestoreFrom.optional(),
   connectionSecretName: z
     .string()
     .describe("Secret (in this namespace) with host, port, username, password, database, sslmode and uri. Default: <metadata.name>-db.")

@@ -12,11 +12,11 @@ const [composition] = readDocs("compositions/database-postgres.yaml");
 const policy = composition?.spec.pipeline[0].input as Json;
 const observedDay2 = readDocs("examples/database/observed.yaml");
 
-function request(spec: Json, over: Json, observed: Json[] = []): RunFunctionRequest {
+function request(spec: Json, over: Json, observed: Json[] = [], name?: string): RunFunctionRequest {
   return {
     meta: { tag: "schema", capabilities: [] },
     observed: {
-      composite: { resource: { ...xr, spec: { ...xr?.spec, ...spec } }, connectionDetails: {}, ready: Ready.READY_UNSPECIFIED },
+      composite: { resource: { ...xr, metadata: { ...xr?.metadata, ...(name ? { name } : {}) }, spec: { ...xr?.spec, ...spec } }, connectionDetails: {}, ready: Ready.READY_UNSPECIFIED },
       resources: Object.fromEntries(
         observed.map((r) => [(r.metadata as { annotations: Record<string, string> }).annotations["crossplane.io/composition-resource-name"], { resource: r, connectionDetails: {}, ready: Ready.READY_UNSPECIFIED }]),
       ),
@@ -43,6 +43,24 @@ const variations: Record<string, RunFunctionRequest> = {
     { authentication: { mode: "EntraId", tenantId: "11111111-2222-3333-4444-555555555555", groups: { "team-payments": { objectId: "aaaaaaaa-0000-0000-0000-000000000001", principalName: "pg-admins-payments" } } } },
   ),
   AlertsTunedAndSomeOff: request({ size: "small", storageGB: 32 }, { alerts: { ...(policy.alerts as Json), cpu: { severity: 1, threshold: 95 }, iops: { enabled: false }, logCategories: ["PostgreSQLLogs"] } }),
+};
+
+// A restore of the example into a second Database, its source found in the namespace.
+const anHourAgo = new Date(Date.now() - 3_600_000).toISOString().replace(/\.\d+Z$/, "Z");
+const source = { metadata: { name: "orders", namespace: "team-payments" }, spec: { team: "payments", size: "medium" } };
+variations.RestoredFromAnotherDatabase = {
+  ...request({ restoreFrom: { database: "orders", pointInTime: anHourAgo } }, { subscriptionId: "00000000-0000-0000-0000-000000000000" }, [], "orders-copy"),
+  requiredResources: {
+    "restore-source": {
+      items: [
+        {
+          resource: { apiVersion: "azplatform.io/v1alpha1", kind: "Database", ...source, status: { serverName: "pg-payments-orders-prod-edfe87", resourceGroupName: "rg-data-prod", conditions: [{ type: "Ready", status: "True" }] } },
+          connectionDetails: {},
+          ready: Ready.READY_UNSPECIFIED,
+        },
+      ],
+    },
+  },
 };
 
 const azure = providerValidator();
