@@ -36,12 +36,15 @@ export class Kube {
   readonly token: string;
   /** A user this client impersonates (the Impersonate-User header), as the function does in a namespace. */
   readonly impersonating?: string;
+  /** Groups of that user (Impersonate-Group headers). */
+  readonly groups: readonly string[];
 
-  constructor(server: string, caPem: string, token: string, impersonating?: string) {
+  constructor(server: string, caPem: string, token: string, impersonating?: string, groups: readonly string[] = []) {
     this.server = server;
     this.caPem = caPem;
     this.token = token;
     this.impersonating = impersonating;
+    this.groups = groups;
   }
 
   /** The same API server as another identity. */
@@ -52,6 +55,11 @@ export class Kube {
   /** This identity impersonating `user`. */
   impersonate(user: string): Kube {
     return new Kube(this.server, this.caPem, this.token, user);
+  }
+
+  /** A user of the cluster's identity provider, with its groups, as the platform's RBAC binds teams. */
+  impersonateAs(user: string, groups: readonly string[]): Kube {
+    return new Kube(this.server, this.caPem, this.token, user, groups);
   }
 
   async request(method: string, path: string, body?: unknown, contentType = "application/json"): Promise<Obj> {
@@ -68,6 +76,8 @@ export class Kube {
           headers: {
             authorization: `Bearer ${this.token}`,
             ...(this.impersonating ? { "impersonate-user": this.impersonating } : {}),
+            // One Impersonate-Group header per group (Node sends an array as repeated headers).
+            ...(this.groups.length > 0 ? { "impersonate-group": [...this.groups] } : {}),
             accept: "application/json",
             ...(payload ? { "content-type": contentType, "content-length": payload.length } : {}),
           },

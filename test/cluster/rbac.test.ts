@@ -1,11 +1,14 @@
 // The function's Kubernetes identity is a ServiceAccount token bound by exactly examples/install/rbac.yaml; the
 // real authorizer, not our code, decides what it may do. It may only impersonate the rotation identity of a
 // namespace, and that identity may only touch Secrets and Deployments of a namespace that opted in.
+import { join } from "node:path";
 import { beforeAll, describe, expect, it } from "vitest";
+import { readDocs } from "../../cli/yaml.ts";
+import { REPO_ROOT } from "../support/proto-client.ts";
 import { identityIn } from "../../functions/secret-rotation/identity.ts";
 import { cluster } from "./context.ts";
 import { CROSSPLANE_NAMESPACE } from "./crossplane.ts";
-import { KubeError } from "./kube.ts";
+import { KubeError, type Obj } from "./kube.ts";
 
 const { info, admin } = cluster();
 const fn = admin.as(info.functionToken);
@@ -86,5 +89,30 @@ describe("the function's identity under the real authorizer", () => {
     });
     const untouched = await admin.get({ apiVersion: "v1", kind: "Secret", namespace: OTHER, name: "app-db" });
     expect(Buffer.from(untouched.data.password, "base64").toString()).toBe("irrelevant");
+  });
+});
+
+describe("an application team bound by examples/install/team-rbac.yaml, under the real authorizer", () => {
+  // A member of the team-payments group, as the API server sees a user from the cluster's identity provider.
+  const member = admin.impersonateAs("alice@payments", ["team-payments"]);
+  const xrs = (resource: string, namespace: string, subresource?: string) => ({ group: "azplatform.io", resource, namespace, ...(subresource ? { subresource } : {}) });
+
+  beforeAll(async () => {
+    for (const d of readDocs(join(REPO_ROOT, "examples/install/team-rbac.yaml"))) await admin.apply(d as Obj, { fieldManager: "platform-install" });
+  });
+
+  it("writes its own Databases and SecretRotations, never their status, and nothing in another namespace", async () => {
+    const table: [string, string, Parameters<typeof fn.can>[1], boolean][] = [
+      ["create a Database", "create", xrs("databases", OPTED_IN), true],
+      ["patch a Database (pause it)", "patch", xrs("databases", OPTED_IN), true],
+      ["create a SecretRotation", "create", xrs("secretrotations", OPTED_IN), true],
+      ["patch a Database's status", "patch", xrs("databases", OPTED_IN, "status"), false],
+      ["update a Database's status", "update", xrs("databases", OPTED_IN, "status"), false],
+      ["patch a SecretRotation's status", "patch", xrs("secretrotations", OPTED_IN, "status"), false],
+      ["create a Database in another namespace", "create", xrs("databases", OTHER), false],
+      ["patch a composed FlexibleServer", "patch", { group: "dbforpostgresql.azure.m.upbound.io", resource: "flexibleservers", namespace: OPTED_IN }, false],
+    ];
+    const got = await Promise.all(table.map(async ([what, verb, res]) => [what, await member.can(verb, res)]));
+    expect(Object.fromEntries(got)).toEqual(Object.fromEntries(table.map(([what, , , allowed]) => [what, allowed])));
   });
 });
