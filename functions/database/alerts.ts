@@ -7,12 +7,11 @@ import { SKU_PATTERN } from "./azure.ts";
 import type { Refusal } from "./fn.ts";
 import { metadata, type ServerPlan } from "./resources.ts";
 import { sortKeys } from "../shared/sort-keys.ts";
+import { NAMESPACE_NAME, UUID, UUID_SOURCE } from "../shared/patterns.ts";
 
 export const MONITOR_API = "insights.azure.m.upbound.io/v1beta1";
 const METRIC_NAMESPACE = "Microsoft.DBforPostgreSQL/flexibleServers";
 
-const GUID = "[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}";
-const SUBSCRIPTION_ID = new RegExp(`^${GUID}$`);
 const ACTION_GROUP_TYPE = "Microsoft.Insights/actionGroups";
 const WORKSPACE_TYPE = "Microsoft.OperationalInsights/workspaces";
 const armIdShape = (type: string) => `/subscriptions/<id>/resourceGroups/<rg>/providers/${type}/<name>`;
@@ -22,10 +21,9 @@ const armIdShape = (type: string) => `/subscriptions/<id>/resourceGroups/<rg>/pr
  * resource group, name.
  */
 const armId = (type: string, name: string) =>
-  new RegExp(`^/(?i:subscriptions)/(${GUID})/(?i:resourceGroups)/([-\\w._()]{1,90})/(?i:providers/${type.replaceAll(".", "\\.")})/(${name})$`);
+  new RegExp(`^/(?i:subscriptions)/(${UUID_SOURCE})/(?i:resourceGroups)/([-\\w._()]{1,90})/(?i:providers/${type.replaceAll(".", "\\.")})/(${name})$`);
 export const ACTION_GROUP_ID = armId(ACTION_GROUP_TYPE, String.raw`[^/:<>+&%\\?]{1,260}`);
 export const WORKSPACE_ID = armId(WORKSPACE_TYPE, "[a-zA-Z0-9][a-zA-Z0-9-]{2,61}[a-zA-Z0-9]");
-const NAMESPACE = /^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/;
 
 /**
  * Log categories of Microsoft.DBforPostgreSQL/flexibleServers (learn.microsoft.com/azure/postgresql/monitor/
@@ -94,7 +92,7 @@ function rule(description: string, defaults: { severity: number; threshold: numb
 export const AlertsPolicy = z.strictObject({
   subscriptionId: z
     .string()
-    .regex(SUBSCRIPTION_ID, "must be a subscription id (a UUID)")
+    .regex(UUID, "must be a subscription id (a UUID)")
     .describe(
       "Subscription the servers are created in. Alerts and the diagnostic setting name their server by ARM id: " +
         "the provider's MonitorMetricAlert can reference only storage Accounts.",
@@ -103,7 +101,7 @@ export const AlertsPolicy = z.strictObject({
   // would let a team send its alerts (and its servers' names and load) to another team's on-call.
   actionGroups: z
     .record(
-      z.string().regex(NAMESPACE, "is not a Kubernetes namespace name"),
+      z.string().regex(NAMESPACE_NAME, "is not a Kubernetes namespace name"),
       z.string().regex(ACTION_GROUP_ID, `must be the ARM id of an action group (${armIdShape(ACTION_GROUP_TYPE)})`),
     )
     .describe("Action group that receives the alerts of each Kubernetes namespace's Databases. A Database in a namespace not listed here is refused."),

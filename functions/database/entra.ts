@@ -26,20 +26,19 @@ import { z } from "zod";
 import type { Refusal } from "./fn.ts";
 import { FLEXIBLE_SERVER_API, metadata, type ServerPlan } from "./resources.ts";
 import { sortKeys } from "../shared/sort-keys.ts";
+import { NAMESPACE_NAME, UUID } from "../shared/patterns.ts";
 
 export const AUTHENTICATION_MODES = ["Password", "EntraId", "PasswordAndEntraId"] as const;
 export type AuthenticationMode = (typeof AUTHENTICATION_MODES)[number];
 
 const ADMINISTRATOR_KIND = "FlexibleServerActiveDirectoryAdministrator";
-const GUID = /^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$/;
-const NAMESPACE = /^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/;
 /** The principal name becomes the name of the group's PostgreSQL role: an identifier of at most 63 bytes. */
 const MAX_ROLE_NAME_BYTES = 63;
 
 // ---- policy ----------------------------------------------------------------------------------------------------
 
 const entraGroup = z.strictObject({
-  objectId: z.string().regex(GUID, "must be the object id of an Entra group (a UUID)").describe("Object id of the Entra group."),
+  objectId: z.string().regex(UUID, "must be the object id of an Entra group (a UUID)").describe("Object id of the Entra group."),
   principalName: z
     .string()
     .min(1)
@@ -58,7 +57,7 @@ export const EntraPolicy = z
       .describe("How people and apps sign in: Password, EntraId (Entra ID tokens only, no passwords), or PasswordAndEntraId."),
     tenantId: z
       .string()
-      .regex(GUID, "must be a tenant id (a UUID)")
+      .regex(UUID, "must be a tenant id (a UUID)")
       .optional()
       .describe("Entra tenant of the groups. Required when mode is EntraId or PasswordAndEntraId."),
     // Keyed by namespace, never by spec.team: spec.team is whatever the Database's author writes, so keying on it would
@@ -74,7 +73,7 @@ export const EntraPolicy = z
   })
   .superRefine((p, ctx) => {
     for (const namespace of Object.keys(p.groups)) {
-      if (!NAMESPACE.test(namespace)) ctx.addIssue({ code: "custom", path: ["groups", namespace], message: "is not a Kubernetes namespace name" });
+      if (!NAMESPACE_NAME.test(namespace)) ctx.addIssue({ code: "custom", path: ["groups", namespace], message: "is not a Kubernetes namespace name" });
     }
     if (entraOn(p.mode) && p.tenantId === undefined) {
       ctx.addIssue({ code: "custom", path: ["tenantId"], message: `Required value: mode ${p.mode} signs in with Entra ID, which needs the groups' tenant` });

@@ -63,7 +63,8 @@ export function runDatabase(req: RunFunctionRequest, deps: DatabaseDeps = DEFAUL
 
   // Every policy refusal at once, so an engineer fixes them in one push; Crossplane shows the message of one Fatal
   // result, so they are joined into it.
-  const refusals = policyRefusals(policy, xr, observed(req, KEY.server));
+  const server = observed(req, KEY.server);
+  const refusals = policyRefusals(policy, xr, server);
   const size = policy.sizes[spec.size];
   const name = serverName(policy, xr);
   const tagSet = tags(policy, xr);
@@ -75,7 +76,7 @@ export function runDatabase(req: RunFunctionRequest, deps: DatabaseDeps = DEFAUL
   const restore = restorePlan({
     xr,
     required: req.requiredResources ?? {},
-    server: observed(req, KEY.server),
+    server,
     policy,
     adopt: {},
     subscriptionId: policy.subscriptionId ?? policy.alerts?.subscriptionId,
@@ -90,7 +91,6 @@ export function runDatabase(req: RunFunctionRequest, deps: DatabaseDeps = DEFAUL
 
   // Defaults apply at creation only: a DBA raising the default version or a size's storage must not upgrade or
   // grow every existing server that never asked for it.
-  const server = observed(req, KEY.server);
   const was = server.forProvider;
   const created = existsInAzure(server);
   const currentVersion = maxDefined(read.str(was.version), read.str(server.atProvider.version));

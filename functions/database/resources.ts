@@ -128,21 +128,18 @@ export interface Connection {
  * group, with their own Entra access token as the password, so the Secret holds no password and no uri with one.
  */
 export function entraConnectionSecret(plan: ServerPlan, c: Omit<Connection, "password">) {
-  const data = { database: c.database, host: c.host, port: POSTGRES_PORT, sslmode: "require", username: c.username };
-  return {
-    apiVersion: "v1",
-    kind: "Secret",
-    metadata: { name: plan.secretName, ...metadata(plan) },
-    type: "Opaque",
-    data: sortKeys(Object.fromEntries(Object.entries(data).map(([k, v]) => [k, Buffer.from(v).toString("base64")]))),
-  };
+  return opaqueSecret(plan, { database: c.database, host: c.host, port: POSTGRES_PORT, sslmode: "require", username: c.username });
 }
 
 export function connectionSecret(plan: ServerPlan, c: Connection) {
   const uri =
     `postgresql://${encodeURIComponent(c.username)}:${encodeURIComponent(c.password)}` +
     `@${c.host}:${POSTGRES_PORT}/${encodeURIComponent(c.database)}?sslmode=require`;
-  const data = { database: c.database, host: c.host, password: c.password, port: POSTGRES_PORT, sslmode: "require", uri, username: c.username };
+  return opaqueSecret(plan, { database: c.database, host: c.host, password: c.password, port: POSTGRES_PORT, sslmode: "require", uri, username: c.username });
+}
+
+/** The Secret apps read, named by the plan, its values base64-encoded and its keys sorted. */
+function opaqueSecret(plan: ServerPlan, data: Record<string, string>) {
   return {
     apiVersion: "v1",
     kind: "Secret",

@@ -25,9 +25,8 @@ import { existsInAzure, read, type Observed } from "./observed.ts";
 // Types only: xr.ts and policy.ts import the schemas below, so a value import back would be a cycle.
 import type { DatabasePolicy } from "./policy.ts";
 import type { DatabaseXR } from "./xr.ts";
+import { DNS_LABEL, UUID } from "../shared/patterns.ts";
 
-const DNS_LABEL = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
-const SUBSCRIPTION_ID = /^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$/;
 const NAMESPACED_NAME = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?\/[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
 /**
  * RFC 3339 in UTC, seconds 00-59 (Go's time.Parse, the provider's parser, refuses a leap second). No lookarounds, so
@@ -84,7 +83,7 @@ export type RestoreFrom = z.infer<typeof RestoreFrom>;
 /** DBA policy: the subscription of the servers (the ProviderConfig's); a restore names its source by ARM id in it. */
 export const SubscriptionId = z
   .string()
-  .regex(SUBSCRIPTION_ID, "must be a subscription id (a UUID)")
+  .regex(UUID, "must be a subscription id (a UUID)")
   .describe("Subscription the servers live in; a restore names its source server by ARM id in it.");
 
 /**

@@ -4,8 +4,8 @@ import { RESERVED_DATABASES, STORAGE_GB } from "./azure.ts";
 import { EXTENSION_NAME } from "./extensions.ts";
 import { SIZES } from "./policy.ts";
 import { RestoreFrom } from "./restore.ts";
+import { DNS_LABEL } from "../shared/patterns.ts";
 
-const dnsLabel = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
 
 export const DATABASE_NAME = /^[a-z_][a-z0-9_]{0,62}$/;
 
@@ -18,7 +18,7 @@ export const DatabaseSpec = z.object({
   team: z
     .string()
     .describe("Owning team; becomes a label and an Azure tag on everything this Database creates.")
-    .max(63).regex(dnsLabel, "must be a lowercase DNS label (letters, digits, hyphens)"),
+    .max(63).regex(DNS_LABEL, "must be a lowercase DNS label (letters, digits, hyphens)"),
   size: z.enum(SIZES).describe("small, medium or large; the DBA policy maps each to a SKU and default storage."),
   version: z
     .string()
@@ -58,7 +58,7 @@ export const DatabaseXR = z.object({
   apiVersion: z.string(),
   kind: z.literal("Database"),
   metadata: z.object({
-    name: z.string().regex(dnsLabel, "must be a lowercase DNS label").max(63),
+    name: z.string().regex(DNS_LABEL, "must be a lowercase DNS label").max(63),
     namespace: z.string().min(1, "is required: Database is a namespaced resource"),
     uid: z.string().optional(),
     labels: z.record(z.string(), z.string()).default({}),

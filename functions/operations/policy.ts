@@ -2,12 +2,12 @@
 // Operation templates; scripts/manifests.ts generates their CRDs under package/input/.
 import { z } from "zod";
 import { POLICY_API_VERSION } from "../database/policy.ts";
+import { DNS_LABEL } from "../shared/patterns.ts";
 
 export const ROLLOUT_POLICY_KIND = "RolloutPolicy";
 export const DUE_ROTATIONS_POLICY_KIND = "DueRotationsPolicy";
 
 const metadata = z.object({ name: z.string().optional() }).optional();
-const dnsLabel = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
 
 export const RolloutPolicy = z.strictObject({
   apiVersion: z.literal(POLICY_API_VERSION),
@@ -31,7 +31,7 @@ export const DueRotationsPolicy = z.strictObject({
   kind: z.literal(DUE_ROTATIONS_POLICY_KIND),
   metadata,
   namespaces: z
-    .array(z.string().max(63).regex(dnsLabel, "must be a namespace name (lowercase DNS label)"))
+    .array(z.string().max(63).regex(DNS_LABEL, "must be a namespace name (lowercase DNS label)"))
     .default([])
     .describe("Namespaces whose SecretRotations are checked. Empty: every namespace."),
   maxPerRun: z

@@ -1,5 +1,6 @@
 // The platform/DBA policy for SecretRotation XRs: what they may touch and how. Engineers never set it.
 import { z } from "zod";
+import { UUID } from "../shared/patterns.ts";
 
 export const ROTATION_POLICY_KIND = "SecretRotationPolicy";
 
@@ -24,7 +25,7 @@ export const RotationPolicy = z
     metadata: z.object({ name: z.string().optional() }).optional(),
     subscriptionId: z
       .string()
-      .regex(/^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$/, "must be a subscription id (GUID)")
+      .regex(UUID, "must be a subscription id (GUID)")
       .optional()
       .describe("Subscription of the Databases' Flexible Servers, whose admin password flexibleServerAdmin sets."),
     tenants: z

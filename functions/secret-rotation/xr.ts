@@ -1,7 +1,7 @@
 // The SecretRotation XR: what a team writes to have one secret rotated on schedule and on demand.
 import { z } from "zod";
+import { DNS_LABEL } from "../shared/patterns.ts";
 
-const dnsLabel = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
 const secretName = z
   .string()
   .max(253)
@@ -12,7 +12,7 @@ export const ROTATE_NOW_ANNOTATION = "azplatform.io/rotate-now";
 
 export const RotationSpec = z
   .object({
-    team: z.string().max(63).regex(dnsLabel, "must be a lowercase DNS label (letters, digits, hyphens)").describe("Owning team."),
+    team: z.string().max(63).regex(DNS_LABEL, "must be a lowercase DNS label (letters, digits, hyphens)").describe("Owning team."),
     secretRef: z
       .strictObject({
         name: secretName,
@@ -78,7 +78,7 @@ export const RotationXR = z.object({
   apiVersion: z.string(),
   kind: z.literal("SecretRotation"),
   metadata: z.object({
-    name: z.string().regex(dnsLabel, "must be a lowercase DNS label").max(63),
+    name: z.string().regex(DNS_LABEL, "must be a lowercase DNS label").max(63),
     namespace: z.string().min(1, "is required: SecretRotation is a namespaced resource"),
     uid: z.string().optional(),
     annotations: z.record(z.string(), z.string()).default({}),
