@@ -106,7 +106,7 @@ const SERVER: ServerWant = {
   login: "pgadmin",
   ha: undefined,
   zone: undefined,
-  tags: { environment: "prod", "managed-by": "crossplane", team: "payments" },
+  tags: { "azplatform-namespace": "team-payments", environment: "prod", "managed-by": "crossplane", team: "payments" },
   policies: ["Observe", "Create", "Update", "Delete"],
   window: undefined,
 };
@@ -1081,7 +1081,7 @@ const fatals: Record<string, { req: RunFunctionRequest; reason: string; message:
     message: 'metadata: label azplatform.io/cost-center is required by the DBA policy (tags.fromMetadata[0], Azure tag "cost-center"); add it to the Database',
   },
   RefusesMoreThanFiftyTags: {
-    req: request({ input: policy({ tags: { static: Object.fromEntries(Array.from({ length: 49 }, (_, i) => [`k${i}`, "v"])) } }) }),
+    req: request({ input: policy({ tags: { static: Object.fromEntries(Array.from({ length: 48 }, (_, i) => [`k${i}`, "v"])) } }) }),
     reason: "InvalidTags",
     message: "51 tags exceed Azure's limit of 50 per resource",
   },
@@ -1089,6 +1089,14 @@ const fatals: Record<string, { req: RunFunctionRequest; reason: string; message:
     req: request({ input: policy({ tags: { static: { Team: "x" } } }) }),
     reason: "InvalidTags",
     message: 'tags "Team" and "team" differ only in case; Azure tag names are case-insensitive',
+  },
+  // The namespace tag is what a SecretRotation checks in Azure before it changes a server's admin: never the policy's.
+  RefusesPolicyThatSetsTheNamespaceTag: {
+    req: request({ input: policy({ tags: { static: { "AzPlatform-Namespace": "team-payments" }, fromMetadata: [{ key: "azplatform-namespace", label: "ns" }] } }) }),
+    reason: "InvalidPolicy",
+    message:
+      "the Composition's DatabasePolicy input is invalid: tags.static.AzPlatform-Namespace: is reserved: the function tags every resource with azplatform-namespace, the Database's namespace, which a SecretRotation checks before it changes a server; " +
+      "tags.fromMetadata[0].key: is reserved: the function tags every resource with azplatform-namespace, the Database's namespace, which a SecretRotation checks before it changes a server",
   },
   RefusesInvalidPolicyFieldByPath: {
     req: request({ input: policy({ backup: { retentionDays: 3 }, network: { delegatedSubnetId: "subnet-1", privateDnsZoneId: ZONE } }) }),

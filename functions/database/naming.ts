@@ -1,6 +1,7 @@
 // Azure names and tags, derived deterministically from policy + XR, refused where Azure would refuse them.
 import { hash } from "node:crypto";
 import { PRIVATE_DNS_ZONE_ID, SERVER_NAME_MAX, SERVER_NAME_MIN, SERVER_NAME_PATTERN, TAG_LIMITS } from "./azure.ts";
+import { NAMESPACE_TAG } from "../shared/rotation-contract.ts";
 import { sortKeys } from "../shared/sort-keys.ts";
 import type { DatabasePolicy } from "./policy.ts";
 import type { DatabaseXR } from "./xr.ts";
@@ -42,7 +43,10 @@ export function serverName(policy: DatabasePolicy, xr: DatabaseXR): Outcome<stri
   return { ok: true, value };
 }
 
-/** Tags for every taggable kind: policy static tags, then metadata-sourced tags, then team and environment last. */
+/**
+ * Tags for every taggable kind: policy static tags, then metadata-sourced tags, then team and environment, and the
+ * namespace last (the tag a SecretRotation checks before it changes the server's admin; the policy cannot set it).
+ */
 export function tags(policy: DatabasePolicy, xr: DatabaseXR): Outcome<Record<string, string>> {
   const out: Record<string, string> = { ...policy.tags.static };
   for (const [i, t] of policy.tags.fromMetadata.entries()) {
@@ -64,6 +68,7 @@ export function tags(policy: DatabasePolicy, xr: DatabaseXR): Outcome<Record<str
   }
   out[policy.tags.teamKey] = xr.spec.team;
   out[policy.tags.environmentKey] = policy.environment;
+  out[NAMESPACE_TAG] = xr.metadata.namespace;
   // Azure tag names are case-insensitive: two keys that differ only in case would collide.
   const lower = new Map<string, string>();
   for (const key of Object.keys(out)) {

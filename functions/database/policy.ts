@@ -4,6 +4,7 @@ import { AlertsPolicy } from "./alerts.ts";
 import { EntraPolicy } from "./entra.ts";
 import { ExtensionsPolicy } from "./extensions.ts";
 import { SubscriptionId } from "./restore.ts";
+import { NAMESPACE_TAG } from "../shared/rotation-contract.ts";
 import {
   DELEGATED_SUBNET_ID,
   PRIVATE_DNS_ZONE_ID,
@@ -30,7 +31,10 @@ const tagKey = z
   .string()
   .min(1)
   .max(TAG_LIMITS.maxKey)
-  .refine((k) => !TAG_LIMITS.forbiddenKeyChars.test(k), { message: "must not contain < > % & \\ ? /" });
+  .refine((k) => !TAG_LIMITS.forbiddenKeyChars.test(k), { message: "must not contain < > % & \\ ? /" })
+  .refine((k) => k.toLowerCase() !== NAMESPACE_TAG, {
+    message: `is reserved: the function tags every resource with ${NAMESPACE_TAG}, the Database's namespace, which a SecretRotation checks before it changes a server`,
+  });
 
 const sizeEntry = z.strictObject({
   skuName: z.string().regex(SKU_PATTERN, "is not a Flexible Server SKU the provider accepts (e.g. GP_Standard_D2ds_v5)"),
@@ -145,7 +149,15 @@ export const DatabasePolicy = z
       .strictObject({
         teamKey: tagKey.default("team"),
         environmentKey: tagKey.default("environment"),
-        static: z.record(tagKey, z.string().max(TAG_LIMITS.maxValue)).default({}),
+        static: z
+          .record(z.string(), z.string().max(TAG_LIMITS.maxValue))
+          .superRefine((record, ctx) => {
+            // Checked here rather than as the record's key schema, whose refusals zod reports only as "Invalid key".
+            for (const key of Object.keys(record)) {
+              for (const issue of tagKey.safeParse(key).error?.issues ?? []) ctx.addIssue({ code: "custom", path: [key], message: issue.message });
+            }
+          })
+          .default({}),
         fromMetadata: z.array(metadataTag).default([]),
       })
       .default({ teamKey: "team", environmentKey: "environment", static: {}, fromMetadata: [] }),

@@ -103,6 +103,25 @@ describe("flexibleServerPort.setAdminPassword", () => {
   });
 });
 
+describe("flexibleServerPort.serverTags", () => {
+  it("reads the server's tags from Azure Resource Manager, as the Database function set them", async () => {
+    const tags = { team: "payments", "azplatform-namespace": "team-payments" };
+    fake.addServer({ subscriptionId: SUB, resourceGroup: RG, name: "pg-tagged", tags });
+    const port = flexibleServerPort(credential, policy);
+    expect(await port.serverTags(RG, "pg-tagged")).toEqual(tags);
+    expect(await port.serverTags(RG, "pg-busy")).toEqual({});
+  });
+
+  it("names the server it cannot read", async () => {
+    const port = flexibleServerPort(credential, policy);
+    await expect(port.serverTags(RG, "pg-nope")).rejects.toEqual(
+      new Error(
+        `Azure Resource Manager: cannot read Flexible Server ${RG}/pg-nope: HTTP 404 ResourceNotFound The Resource 'Microsoft.DBforPostgreSQL/flexibleServers/pg-nope' under resource group '${RG}' was not found. For more details please go to https://aka.ms/ARMResourceNotFoundFix`,
+      ),
+    );
+  });
+});
+
 // Through the stand-in's proxy: the port's SecretClient keeps Azure's real vault host names, as in production.
 describe("keyVaultPort.checkWritable", () => {
   const kv = () => {

@@ -97,6 +97,15 @@ export function flexibleServerPort(credential: TokenCredential, policy: Rotation
   const delays = options.busyRetryDelaysMs ?? BUSY_RETRY_DELAYS_MS;
   const updateIntervalInMs = options.updateIntervalInMs ?? 2000;
   return {
+    async serverTags(resourceGroupName, serverName, abortSignal) {
+      try {
+        const server = await client.servers.get(resourceGroupName, serverName, { abortSignal });
+        return server.tags ?? {};
+      } catch (e) {
+        // eslint-disable-next-line preserve-caught-error -- see describe()
+        throw new Error(`Azure Resource Manager: cannot read Flexible Server ${resourceGroupName}/${serverName}: ${describe(e)}`);
+      }
+    },
     async setAdminPassword(resourceGroupName, serverName, password, abortSignal) {
       for (let attempt = 0; ; attempt++) {
         try {

@@ -125,7 +125,7 @@ export async function connect({ namespace, policy, azure }: ConnectArgs): Promis
   }
   const noAzure = (): never => notConfigured("an Azure credential");
   let keyVault: KeyVaultPort = { latest: noAzure, setSecret: noAzure, checkWritable: noAzure };
-  let flexibleServer: FlexibleServerPort = { setAdminPassword: noAzure };
+  let flexibleServer: FlexibleServerPort = { serverTags: noAzure, setAdminPassword: noAzure };
   if (azure !== undefined) {
     const { tokenCredential, keyVaultPort, flexibleServerPort } = await import("./azure.ts");
     const credential = cachedCredential(azure, () => tokenCredential(azure, policy), policy.cloud.authorityHost);

@@ -8,7 +8,7 @@
 // its latest value, rollouts by the version in the pod-template annotation. Each step runs under a deadline that
 // also aborts its requests, and stops when Crossplane cancels the call.
 import { rolloutAnnotation, rolloutValue } from "../shared/consumers.ts";
-import { MANAGED_LABELS, ownedKeysOf } from "../shared/rotation-contract.ts";
+import { MANAGED_LABELS, NAMESPACE_TAG, ownedKeysOf } from "../shared/rotation-contract.ts";
 import { advanced, begun, failed, needsFastRetry, nextStep, pendingUserFor, promoted, published, type Clock, type Order, type Step } from "./protocol.ts";
 import {
   AuthenticationError,
@@ -234,6 +234,7 @@ async function begin(input: EngineInput, state: RotationState, rotationId: strin
   const by = found?.annotations[A.rotatedBy];
   if (by !== undefined && by !== input.name && by !== input.takesOverFrom) throw new ClaimedError(by, input.spec.secretRef.name);
   if (targets.vault !== undefined) await input.ports.keyVault.checkWritable(targets.vault.vaultName, targets.vault.secretName, signal);
+  if (targets.server !== undefined) await checkServerIsOurs(input, targets.server, signal);
   const app = found === undefined ? undefined : await adopt(input, found);
   const recovered = await recover(input, state, app);
   const role = targets.role;
@@ -377,6 +378,21 @@ function carried(app: SecretView): Record<string, string> {
   return Object.fromEntries(keep.flatMap((k) => (app.annotations[k] === undefined ? [] : [[k, app.annotations[k] ?? ""]])));
 }
 
+/**
+ * The server a Database's status names is trusted only when Azure says it is this namespace's: its namespace tag,
+ * which only the Database function writes. Whoever may write a Database's status could name any server there.
+ */
+async function checkServerIsOurs(input: EngineInput, server: { resourceGroupName: string; serverName: string }, signal: AbortSignal): Promise<void> {
+  const { resourceGroupName, serverName } = server;
+  const tags = await input.ports.flexibleServer.serverTags(resourceGroupName, serverName, signal);
+  const owner = Object.entries(tags).find(([k]) => k.toLowerCase() === NAMESPACE_TAG)?.[1];
+  if (owner === input.namespace) return;
+  const found = owner === undefined ? "has no Azure tag " + NAMESPACE_TAG : `carries Azure tag ${NAMESPACE_TAG}=${owner}`;
+  throw new Error(
+    `Flexible Server ${resourceGroupName}/${serverName} ${found}, not namespace ${input.namespace}: a SecretRotation changes the admin only of a server a Database of its own namespace made (a Database tags its server on its next reconcile); nothing was changed`,
+  );
+}
+
 async function adminConnection(input: EngineInput): Promise<PostgresConnection> {
   const admin = input.targets.role?.admin;
   if (admin?.kind === "secret") return connectionFrom(input, admin.secretName);
@@ -417,7 +433,9 @@ async function setTargets(input: EngineInput, s: RotationState, signal: AbortSig
       () => false,
     );
     const t = targets.server;
-    if (!alreadySet) await input.ports.flexibleServer.setAdminPassword(t.resourceGroupName, t.serverName, pending, signal);
+    if (alreadySet) return;
+    await checkServerIsOurs(input, t, signal);
+    await input.ports.flexibleServer.setAdminPassword(t.resourceGroupName, t.serverName, pending, signal);
   }
 }
 

@@ -463,6 +463,7 @@ describe("the tenant boundary: a SecretRotation reaches only what its namespace 
     expect(seen).toEqual([]);
 
     // The Database's connection Secret holds its server's admin: the login that proves the new password.
+    w.serverTags.set("rg-data-prod/pg-payments-orders-prod-edfe87", { team: "payments", "azplatform-namespace": "team-payments" });
     const connection = w.secrets.get("orders-db");
     if (connection) connection.data = { ...connection.data, username: "pgadmin", password: "admin-Pass1!" };
     const second = await runSecretRotation(request({ xr: xr(spec), required: database("team-payments") }), deps(w, seen));
@@ -471,6 +472,45 @@ describe("the tenant boundary: a SecretRotation reaches only what its namespace 
     const password = w.secrets.get("orders-db")?.data.password;
     expect(w.adminPasswords).toEqual(new Map([["rg-data-prod/pg-payments-orders-prod-edfe87", password]]));
   });
+
+  // A namespace editor who may write its Database's status (Crossplane's aggregated edit roles grant <plural>/status)
+  // names another team's server there. Azure's own record of whose server it is decides; nothing is set.
+  const paymentsServer = "rg-data-prod/pg-payments-orders-prod-edfe87";
+  const statusNamesAnotherServer: Record<string, { tags?: Record<string, string>; found: string }> = {
+    ServerTaggedWithAnotherNamespace: {
+      tags: { team: "marketing", "azplatform-namespace": "team-payments" },
+      found: "carries Azure tag azplatform-namespace=team-payments, not namespace team-marketing",
+    },
+    ServerTaggedInAnotherCase: { tags: { "AzPlatform-Namespace": "team-payments" }, found: "carries Azure tag azplatform-namespace=team-payments, not namespace team-marketing" },
+    ServerWithoutTheTag: { tags: { team: "marketing" }, found: "has no Azure tag azplatform-namespace, not namespace team-marketing" },
+    ServerThatDoesNotExist: { found: "" },
+  };
+  for (const [name, t] of Object.entries(statusNamesAnotherServer)) {
+    it(`never sets the admin of a server Azure does not record as the namespace's: ${name}`, async () => {
+      const w = world();
+      if (t.tags !== undefined) w.serverTags.set(paymentsServer, t.tags);
+      const connection = w.secrets.get("orders-db");
+      if (connection) connection.data = { ...connection.data, username: "pgadmin", password: "admin-Pass1!" };
+      const req = request({ xr: xr({ targets: adminOf("orders") }, { namespace: "team-marketing" }), required: database("team-marketing") });
+      const rsp = await runSecretRotation(req, deps(w));
+      const cause =
+        t.tags === undefined
+          ? `Azure Resource Manager: cannot read Flexible Server ${paymentsServer}: HTTP 404 ResourceNotFound`
+          : `Flexible Server ${paymentsServer} ${t.found}: a SecretRotation changes the admin only of a server a Database of its own namespace made (a Database tags its server on its next reconcile); nothing was changed`;
+      const message = `Pending failed: ${cause}; the apps keep version 0, retrying at 2026-11-24T12:00:30.000Z (attempt 1)`;
+      const status = { currentVersion: 0, schedule: "720h", phase: "Failed", retryAt: "2026-11-24T12:00:30.000Z", nextCheckAt: "2026-11-24T12:00:00.000Z", lastError: message };
+      expect(rsp).toEqual({
+        ...response(status, {
+          ttl: 1, ready: false, results: [res(Severity.SEVERITY_WARNING, "RotationFailed", message)],
+          conditions: [cond(false, "RotationFailed", message)],
+        }),
+        requirements: DATABASE_LOOKUP("team-marketing"),
+      });
+      expect(w.calls.filter((c) => c.startsWith("arm."))).toEqual(["arm.serverTags"]);
+      expect(w.adminPasswords).toEqual(new Map());
+      expect(w.secrets.get("orders-db")?.data.password).toBe("admin-Pass1!");
+    });
+  }
 
   it("refuses, touching nothing, an admin password rotated into another Secret than the Database's connection Secret", async () => {
     const seen: ConnectArgs[] = [];

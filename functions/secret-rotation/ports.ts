@@ -115,6 +115,8 @@ export class RoleBusyError extends Error {}
 export class AuthenticationError extends Error {}
 
 export interface FlexibleServerPort {
+  /** The server's Azure tags, read from Azure Resource Manager; throws when the server cannot be read. */
+  serverTags(resourceGroupName: string, serverName: string, signal?: AbortSignal): Promise<Record<string, string>>;
   /** When `signal` fires the call stops waiting and sends nothing more; an operation Azure accepted still runs. */
   setAdminPassword(resourceGroupName: string, serverName: string, password: string, signal?: AbortSignal): Promise<void>;
 }

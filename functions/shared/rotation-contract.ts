@@ -15,3 +15,10 @@ export function ownedKeysOf(annotations: Record<string, unknown>): string[] {
   const v = annotations[OWNED_KEYS];
   return typeof v === "string" ? v.split(",").filter((k) => k !== "") : [];
 }
+
+/**
+ * Azure tag the Database puts on everything it composes: the Kubernetes namespace of the Database. A SecretRotation
+ * changes a Flexible Server's admin password only when the server carries its own namespace here, read from Azure
+ * itself: a Database's status (which names the server) can be written by whoever may write Database status.
+ */
+export const NAMESPACE_TAG = "azplatform-namespace";

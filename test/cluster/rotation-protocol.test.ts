@@ -72,6 +72,8 @@ function addAdminServer(name: string, role: string, then: (password: string) => 
     subscriptionId: SUB,
     resourceGroup: "rg-data-prod",
     name,
+    // As the Database function tags what it composes: the namespace of the Database.
+    tags: { team: "payments", "azplatform-namespace": NS },
     onAdminPasswordChange: async (password: string) => {
       await pg.query(`ALTER ROLE ${role} PASSWORD '${password.replaceAll("'", "''")}'`);
       then(password);
@@ -114,6 +116,7 @@ beforeAll(async () => {
     subscriptionId: SUB,
     resourceGroup: "rg-data-prod",
     name: SERVER,
+    tags: { team: "payments", "azplatform-namespace": NS },
     // The "server" really changes its admin password.
     onAdminPasswordChange: async (password: string) => {
       await pg.query(`ALTER ROLE pgadmin PASSWORD '${password.replaceAll("'", "''")}'`);
@@ -483,6 +486,26 @@ describe("SecretRotation over gRPC against the real API server, with real Postgr
     expect(new Set(seen)).toEqual(new Set([value]));
     // Key Vault has no conditional write: two calls publishing at once may each add a version, of the same value.
     expect(new Set(azure.vault("kv-payments").versions("twin-admin").map((v) => v.value))).toEqual(new Set([value]));
+  });
+
+  it("a Database whose status names another namespace's server (a namespace editor may write it): Azure's namespace tag refuses it, and nothing is set", async () => {
+    const foreign = "pg-ledger-books-prod-9f8e7d";
+    const seen: string[] = [];
+    azure.addServer({ subscriptionId: SUB, resourceGroup: "rg-data-prod", name: foreign, tags: { team: "ledger", "azplatform-namespace": "team-ledger" }, onAdminPasswordChange: (p) => void seen.push(p) });
+    await create(secret(NS, "books-db", conn("pgadmin", "unused-Passw0rd")));
+    await database("books", foreign, "books-db");
+    const spec = { secretRef: { name: "books-db", key: "password" }, targets: { flexibleServerAdmin: { databaseRef: { name: "books" } } } };
+
+    const { status } = await reconcile("books-password", spec);
+
+    expect(status).toMatchObject({ phase: "Failed", currentVersion: 0 });
+    expect(status.lastError).toMatch(
+      new RegExp(`^Pending failed: Flexible Server rg-data-prod/${foreign} carries Azure tag azplatform-namespace=team-ledger, not namespace ${NS}: .*; nothing was changed;`),
+    );
+    const reads = azure.calls().filter((c) => c.service === "arm" && c.path.endsWith(`/flexibleServers/${foreign}`));
+    expect(reads.map((c) => [c.method, c.status])).toEqual([["GET", 200]]);
+    expect(seen).toEqual([]);
+    expect((await data(NS, "books-db")).password).toBe("unused-Passw0rd");
   });
 
   it("a wrong Azure client secret fails in plain words and touches nothing", async () => {

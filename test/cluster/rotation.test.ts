@@ -69,6 +69,8 @@ beforeAll(async () => {
     subscriptionId: SUBSCRIPTION,
     resourceGroup: "rg-data-prod",
     name: serverName,
+    // The provider creates the server with the tags the function composed, the namespace tag among them.
+    tags: composed.server?.spec.forProvider.tags,
     onAdminPasswordChange: async (password: string) => {
       await pg.query(`ALTER ROLE pgadmin PASSWORD '${password.replaceAll("'", "''")}'`);
     },

@@ -110,7 +110,7 @@ describe("function server with mutual TLS", () => {
                   skuName: "GP_Standard_D2ds_v5",
                   storageMb: 131072,
                   storageTier: "P10",
-                  tags: { "cost-center": "cc-4711", environment: "prod", "managed-by": "crossplane", team: "payments" },
+                  tags: { "azplatform-namespace": "team-payments", "cost-center": "cc-4711", environment: "prod", "managed-by": "crossplane", team: "payments" },
                   version: "16",
                 },
               },

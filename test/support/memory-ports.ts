@@ -39,6 +39,8 @@ export interface World {
   /** role -> password, and the fence it was set with (no rotation: never fenced; version 0 then) */
   roles: Map<string, { password: string; version: number; rotation?: string; memberOf?: string }>;
   adminPasswords: Map<string, string>;
+  /** `rg/server` -> the server's Azure tags; a server not here does not exist. */
+  serverTags: Map<string, Record<string, string>>;
   vault: Array<{ name: string; value: string; tags: Record<string, string> }>;
   /** Every externally visible change, in order. */
   mutations: string[];
@@ -53,7 +55,7 @@ export interface World {
 }
 
 export function newWorld(): World {
-  return { secrets: new Map(), deployments: new Map(), valuesSet: [], roles: new Map(), adminPasswords: new Map(), vault: [], mutations: [], calls: [], failing: new Map(), rv: 1 };
+  return { secrets: new Map(), deployments: new Map(), valuesSet: [], roles: new Map(), adminPasswords: new Map(), serverTags: new Map(), vault: [], mutations: [], calls: [], failing: new Map(), rv: 1 };
 }
 
 export function view(s: StoredSecret, self: string): SecretView {
@@ -180,6 +182,12 @@ export function memoryPorts(w: World, manager = ROTATION_MANAGER): Ports {
       },
     },
     flexibleServer: {
+      async serverTags(rg, server) {
+        call("arm.serverTags");
+        const tags = w.serverTags.get(`${rg}/${server}`);
+        if (tags === undefined) throw new Error(`Azure Resource Manager: cannot read Flexible Server ${rg}/${server}: HTTP 404 ResourceNotFound`);
+        return tags;
+      },
       async setAdminPassword(rg, server, password) {
         call("arm.setAdminPassword");
         w.adminPasswords.set(`${rg}/${server}`, password);
