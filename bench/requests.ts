@@ -44,7 +44,7 @@ export const rotationDue: PlainRequest = {
             apiVersion: "azplatform.io/v1alpha1",
             kind: "Database",
             metadata: { name: "orders", namespace: "team-payments" },
-            status: { serverName: "pg-payments-orders-prod-edfe87", resourceGroupName: "rg-data-prod", connectionSecretName: "orders-db" },
+            status: { serverName: "pg-payments-orders-prod-edfe87", resourceGroupName: "rg-data-prod", connectionSecretName: "orders-db", adminSecretName: "orders-db-admin" },
           },
         },
       ],

@@ -97,6 +97,8 @@ function xrd(): Schema {
       version: { type: "string", description: "PostgreSQL major version the server runs or is moving to." },
       storageGB: { type: "integer", description: "Storage the server has or is growing to." },
       passwordAuthEnabled: { type: "boolean", description: "Whether passwords sign in to the server; false when the DBA policy's authentication.mode is EntraId." },
+      applicationRole: { type: "string", description: "The login role apps connect as, when the DBA policy gives Databases one (applicationRole.enabled)." },
+      adminSecretName: { type: "string", description: "Secret with the server admin's connection details, when apps connect as the application role." },
     },
   });
 }

@@ -89,8 +89,11 @@ export function extensionParameters(o: {
   return { parameters, restart: o.serverExists && was !== value ? { from: was ?? "Azure's default", to: value } : undefined };
 }
 
-/** The provider-sql ProviderConfig the Extensions connect with: the server's admin, from the connection Secret. */
-export function sqlProviderConfig(plan: ServerPlan, name: string) {
+/**
+ * The provider-sql ProviderConfig the Extensions and the application role connect with: the server's admin, from the
+ * Secret that holds it (the connection Secret, or the admin Secret when apps connect as an application role).
+ */
+export function sqlProviderConfig(plan: ServerPlan, name: string, adminSecretName = plan.secretName) {
   return {
     apiVersion: SQL_API,
     kind: "ProviderConfig",
@@ -98,7 +101,7 @@ export function sqlProviderConfig(plan: ServerPlan, name: string) {
     spec: {
       credentials: {
         source: "PostgreSQLConnectionSecret",
-        connectionSecretRef: { name: plan.secretName },
+        connectionSecretRef: { name: adminSecretName },
         // The connection Secret names the host `host`, as apps read it.
         secretKeyMapping: { endpoint: "host", password: "password", port: "port", username: "username" },
       },

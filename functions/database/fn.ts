@@ -3,21 +3,20 @@ import { Ready, type Resource, type RunFunctionRequest, type RunFunctionResponse
 import { DEFAULT_TTL, condition, fatalResponse, result } from "../shared/results.ts";
 import { cachedSafeParse } from "../shared/input-cache.ts";
 import { sortKeys } from "../shared/sort-keys.ts";
-import { ROTATED_BY, ownedKeysOf } from "../shared/rotation-contract.ts";
 import { describeIssues } from "../shared/zod-errors.ts";
 import { alertsRefusals, monitoring } from "./alerts.ts";
 import { entraAdministrator, entraPlan, entraRefusals, observedAdministrators } from "./entra.ts";
 import { restorePlan, restoreRequirement } from "./restore.ts";
+import { SECRET_KEY, composedSecret, plannedSecrets } from "./secrets.ts";
+import { STAGED_PASSWORD_KEY, adminSecretNameFor, applicationRole, applicationRoleName, databaseGrant, publicSchemaGrant, roleStage } from "./app-role.ts";
 import { extensionParameters, extensionRefusals, sqlExtension, sqlProviderConfig } from "./extensions.ts";
 import { RESERVED_DATABASES, storageGbForMb, storageMbForGb, storageTier } from "./azure.ts";
 import { serverName, tags } from "./naming.ts";
-import { existsInAzure, isReady, observed, observedFrom, read, secretValue, type Observed } from "./observed.ts";
+import { existsInAzure, isReady, observed, read, secretValue, type Observed } from "./observed.ts";
 import { generatePassword } from "../shared/password.ts";
 import { DatabasePolicy } from "./policy.ts";
 import {
   FLEXIBLE_SERVER_API,
-  connectionSecret,
-  entraConnectionSecret,
   flexibleServer,
   flexibleServerConfiguration,
   flexibleServerDatabase,
@@ -29,13 +28,19 @@ const parseDatabasePolicy = cachedSafeParse(DatabasePolicy);
 
 export const KEY = {
   server: "server",
-  secret: "connection-secret",
+  secret: SECRET_KEY.connection,
   /** The SecretRotation that marked the connection Secret as its own, looked up to see that it still exists. */
   rotation: "secret-rotation",
   /** provider-sql's connection to the server, as its admin. */
   sqlProviderConfig: "sql-provider-config",
   extension: (database: string, extension: string) => `extension-${database}-${extension}`,
   database: (name: string) => `database-${name}`,
+  /** The admin's Secret, when apps connect as the application role (app-role.ts). */
+  adminSecret: SECRET_KEY.admin,
+  adminRotation: "admin-secret-rotation",
+  applicationRole: "application-role",
+  databaseGrant: (database: string) => `grant-${database}`,
+  schemaGrant: (database: string) => `grant-${database}-public-schema`,
   parameter: (name: string) => `parameter-${name}`,
 };
 
@@ -216,10 +221,39 @@ export function runDatabase(req: RunFunctionRequest, deps: DatabaseDeps = DEFAUL
 
   const desired: Record<string, Resource> = {};
   const track: Array<{ key: string; label: string }> = [];
-  const compose = (key: string, label: string, resource: Record<string, unknown>, ready: boolean) => {
+  const compose = (key: string, label: string, resource: Record<string, unknown>, ready: boolean, tracked = true) => {
     desired[key] = { resource, connectionDetails: {}, ready: ready ? Ready.READY_TRUE : Ready.READY_FALSE };
-    track.push({ key, label });
+    if (tracked) track.push({ key, label });
   };
+
+  // The Secrets: the one apps read and, once apps connect as the application role, the admin's (app-role.ts).
+  // Passwords are generated once and re-emitted from the observed Secrets on every later call. Whenever a Secret is
+  // not among the observed resources, it is first looked up by name (composedSecret). Only when it is really gone, or
+  // holds no password, is a new one generated; a reset of a password in use is reported as one.
+  const connection = composedSecret(req, { key: KEY.secret, rotationKey: KEY.rotation, name: plan.secretName, namespace: plan.namespace, lookUp: true });
+  const connectionNow = { exists: connection.current.exists, username: secretValue(connection.current, "username"), password: secretValue(connection.current, "password") };
+  const roleName = applicationRoleName(xr.metadata.name);
+  const appRoleName = roleName.ok ? roleName.value : "";
+  const wanted = policy.applicationRole.enabled && plan.passwordAdmin && plan.authentication.passwordAuthEnabled;
+  const adminSecretName = adminSecretNameFor(plan.secretName);
+  // With the role off, the admin Secret matters only to a Database whose apps already read someone else than the admin.
+  const adminLookUp = wanted || (plan.passwordAdmin && connectionNow.username !== undefined && connectionNow.username !== plan.administratorLogin);
+  const adminSecret = composedSecret(req, { key: KEY.adminSecret, rotationKey: KEY.adminRotation, name: adminSecretName, namespace: plan.namespace, lookUp: adminLookUp });
+  const role = observed(req, KEY.applicationRole);
+  const grantKeys = allDatabases.flatMap((d) => [KEY.databaseGrant(d), KEY.schemaGrant(d)]);
+  const stage = roleStage({
+    wanted,
+    roleName: appRoleName,
+    adminLogin: plan.administratorLogin,
+    serverReady: isReady(server),
+    connection: connectionNow,
+    connectionPasswordRotated: connection.heldKeys.includes("password"),
+    adminSecret: { exists: adminSecret.current.exists, password: secretValue(adminSecret.current, "password"), stagedPassword: secretValue(adminSecret.current, STAGED_PASSWORD_KEY) },
+    role: { exists: role.exists, ready: isReady(role) },
+    grantsReady: grantKeys.every((k) => isReady(observed(req, k))),
+  });
+  const split = stage.kind === "Split";
+  plan.adminPasswordSecretName = split ? adminSecretName : plan.secretName;
 
   compose(KEY.server, `FlexibleServer ${plan.name}`, flexibleServer(plan), isReady(server));
   for (const d of allDatabases) {
@@ -249,16 +283,37 @@ export function runDatabase(req: RunFunctionRequest, deps: DatabaseDeps = DEFAUL
     const key = KEY.parameter(param);
     compose(key, `FlexibleServerConfiguration ${param}`, flexibleServerConfiguration(plan, param, value), isReady(observed(req, key)));
   }
-  if (extensions.length > 0) {
-    const providerConfigName = `${xr.metadata.name}-sql`;
-    compose(KEY.sqlProviderConfig, `ProviderConfig ${providerConfigName}`, sqlProviderConfig(plan, providerConfigName), observed(req, KEY.sqlProviderConfig).exists);
-    for (const d of allDatabases) {
-      for (const e of [...extensions].sort()) {
-        const key = KEY.extension(d, e);
-        compose(key, `Extension ${e} in ${d}`, sqlExtension(plan, providerConfigName, e, d), isReady(observed(req, key)));
-      }
+
+  // provider-sql connects as the server's admin, for the extensions and the application role.
+  const providerConfigName = `${xr.metadata.name}-sql`;
+  if (extensions.length > 0 || stage.kind !== "Off") {
+    const sqlAdminSecret = split || (stage.kind === "Migrating" && adminSecret.current.exists) ? adminSecretName : plan.secretName;
+    // Made for a role the apps do not use yet, it does not hold an existing Database back.
+    const staging = stage.kind === "Migrating" && extensions.length === 0;
+    const made = observed(req, KEY.sqlProviderConfig).exists;
+    compose(KEY.sqlProviderConfig, `ProviderConfig ${providerConfigName}`, sqlProviderConfig(plan, providerConfigName, sqlAdminSecret), staging || made, !staging);
+  }
+  for (const d of extensions.length > 0 ? allDatabases : []) {
+    for (const e of [...extensions].sort()) {
+      const key = KEY.extension(d, e);
+      compose(key, `Extension ${e} in ${d}`, sqlExtension(plan, providerConfigName, e, d), isReady(observed(req, key)));
     }
   }
+  if (stage.kind !== "Off" && stage.composeRole) {
+    // While an existing Database moves over, the role is not what its apps use yet: it does not hold the Database back.
+    const staging = stage.kind === "Migrating";
+    const ready = (o: Observed) => staging || isReady(o);
+    const passwordFrom = split ? { name: plan.secretName, key: "password" } : { name: adminSecretName, key: STAGED_PASSWORD_KEY };
+    compose(KEY.applicationRole, `Role ${appRoleName}`, applicationRole(plan, providerConfigName, appRoleName, passwordFrom), ready(role), !staging);
+    for (const d of allDatabases) {
+      const onDatabase = observed(req, KEY.databaseGrant(d));
+      const onSchema = observed(req, KEY.schemaGrant(d));
+      compose(KEY.databaseGrant(d), `Grant on database ${d}`, databaseGrant(plan, providerConfigName, appRoleName, d), ready(onDatabase), !staging);
+      compose(KEY.schemaGrant(d), `Grant on schema public of ${d}`, publicSchemaGrant(plan, providerConfigName, appRoleName, d), ready(onSchema), !staging);
+    }
+  }
+  // A new Database's role waits for its server: the Database is not ready without it.
+  if (stage.kind === "Split" && !stage.composeRole) track.push({ key: KEY.applicationRole, label: `Role ${appRoleName}` });
 
   for (const [key, { group, tenantId }] of Object.entries(entra.administrators)) {
     compose(key, `FlexibleServerActiveDirectoryAdministrator ${group.principalName}`, entraAdministrator(plan, group, tenantId), isReady(observed(req, key)));
@@ -272,69 +327,62 @@ export function runDatabase(req: RunFunctionRequest, deps: DatabaseDeps = DEFAUL
     for (const w of watch.warnings) results.push(result("Warning", "AlertLeftOut", w));
   }
 
-  // The admin password is generated once and re-emitted from the observed Secret on every later call. Whenever the
-  // Secret is not among the observed resources, it is first looked up by name:
-  // - Crossplane's cache can miss an object for a moment, and a Secret left out of desired state would be deleted;
-  // - a Secret someone else made under that name would be adopted by Crossplane (it takes any object with no
-  //   controller) and its keys overwritten: that is refused.
-  // Only when the Secret is really gone, or holds no password, is a new one generated; once the server exists the
-  // provider then sets it on the server, which is a reset, reported as one. Crossplane calls again until a response
-  // repeats the previous one's requirements, so the lookup is asked for on every call that still needs it.
-  let password = secretValue(secret, "password");
-  const lookupNeeded = !secret.exists;
-  const lookup = lookupNeeded ? req.requiredResources?.[KEY.secret] : undefined;
-  const awaitingLookup = lookupNeeded && lookup === undefined;
-  // The Secret as it is: observed, or else as the lookup found it.
-  const current = secret.exists ? secret : observedFrom(lookup?.items[0]?.resource);
-  // Keys a SecretRotation took over are its own for as long as it exists; once it is deleted they come back here,
-  // with the values the Secret holds (the rotated ones), so its marks never silence the Database for good.
-  const marks = read.obj(read.obj(current.resource.metadata).annotations);
-  const rotatedBy = read.str(marks[ROTATED_BY]);
-  const rotation = rotatedBy === undefined ? undefined : req.requiredResources?.[KEY.rotation];
-  const rotationGone = rotation !== undefined && rotation.items.length === 0;
-  const secretLookup = { apiVersion: "v1", kind: "Secret", matchName: plan.secretName, namespace: plan.namespace };
-  const rotationLookup = { apiVersion: "azplatform.io/v1alpha1", kind: "SecretRotation", matchName: rotatedBy ?? "", namespace: plan.namespace };
-  const lookups = {
-    ...(lookupNeeded ? { [KEY.secret]: secretLookup } : {}),
-    ...(rotatedBy !== undefined ? { [KEY.rotation]: rotationLookup } : {}),
-    // Asked on every call while spec.restoreFrom is set, so the requirements repeat and Crossplane stops calling.
-    ...restoreLookup,
-  };
+
+  const lookups = { ...connection.lookups, ...adminSecret.lookups, ...restoreLookup };
+  // Asked on every call while needed, so the requirements repeat and Crossplane stops calling.
   const requirements: RunFunctionResponse["requirements"] = Object.keys(lookups).length > 0 ? { extraResources: {}, schemas: {}, resources: lookups } : undefined;
-  if (rotationGone) {
-    const keys = ownedKeysOf(marks).join(", ");
-    results.push(result("Normal", "RotationRemoved", `SecretRotation ${rotatedBy} no longer exists; the Database applies ${keys} of Secret ${plan.secretName} again, as they are`));
-  }
-  if (!secret.exists && current.exists && !controlledBy(current, xr.metadata)) {
-    return fatalResponse(
-      req,
-      "ConnectionSecretTaken",
-      `spec.connectionSecretName: Secret ${plan.secretName} already exists in namespace ${plan.namespace} and does not belong to this Database; Crossplane would take it over and overwrite its keys. Choose another name, or delete that Secret if it is unused`,
-    );
-  }
-  if (password === undefined && created && !awaitingLookup && plan.passwordAdmin) {
-    password = secretValue(current, "password");
-    if (password === undefined) {
-      password = deps.newPassword(policy.passwordLength, plan.administratorLogin);
-      const how = current.exists ? "holds no password" : "is gone";
-      results.push(
-        result("Warning", "AdminPasswordReset", `the connection Secret ${plan.secretName} ${how} while server ${plan.name} exists; a new admin password was generated and the provider sets it on the server`),
+  for (const [s, name] of [[connection, plan.secretName], [adminSecret, adminSecretName]] as const) {
+    if (s.rotationGone) {
+      results.push(result("Normal", "RotationRemoved", `SecretRotation ${s.rotatedBy} no longer exists; the Database applies ${s.markedKeys.join(", ")} of Secret ${name} again, as they are`));
+    }
+    if (s.taken(xr.metadata)) {
+      const field = name === plan.secretName ? "spec.connectionSecretName" : "spec.connectionSecretName (its admin Secret)";
+      return fatalResponse(
+        req,
+        "ConnectionSecretTaken",
+        `${field}: Secret ${name} already exists in namespace ${plan.namespace} and does not belong to this Database; Crossplane would take it over and overwrite its keys. Choose another name, or delete that Secret if it is unused`,
       );
     }
   }
+
+  if (stage.kind === "Migrating") {
+    results.push(
+      result(
+        "Normal",
+        "ApplicationRoleMigrating",
+        `apps still connect to server ${plan.name} as its admin; Secret ${plan.secretName} switches to role ${appRoleName} once it is ready (waiting for ${stage.waitingFor})`,
+      ),
+    );
+  }
+  if (stage.kind === "Split" && stage.switching) {
+    results.push(result("Normal", "ApplicationRoleSwitched", `Secret ${plan.secretName} now holds role ${appRoleName}; the server admin's credentials are in Secret ${adminSecretName}`));
+  }
+
+  const awaitingLookup = connection.awaitingLookup || adminSecret.awaitingLookup;
   if (!awaitingLookup) {
     const host = read.str(server.atProvider.fqdn) ?? `${plan.name}.postgres.database.azure.com`;
-    const secretReady = current.exists && secretValue(current, "host") !== undefined;
-    // Keys a SecretRotation took over are left to it: re-applying them would write an old value back, and would take
-    // their ownership back from the rotation (Crossplane applies with force). Found by the lookup counts too.
-    const rotated = rotationGone ? [] : ownedKeysOf(marks);
-    const database = allDatabases[0] ?? "postgres";
-    // A server without a password admin (created Entra-only): apps sign in as the namespace's Entra group, with tokens.
-    const group = policy.authentication.groups[plan.namespace]?.principalName ?? "";
-    const full = plan.passwordAdmin
-      ? connectionSecret(plan, { host, username: plan.administratorLogin, password: password ?? deps.newPassword(policy.passwordLength, plan.administratorLogin), database })
-      : entraConnectionSecret(plan, { host, username: group, database });
-    compose(KEY.secret, `Secret ${plan.secretName}`, { ...full, data: Object.fromEntries(Object.entries(full.data).filter(([k]) => !rotated.includes(k))) }, secretReady);
+    const planned = plannedSecrets({
+      plan,
+      stage,
+      connection,
+      adminSecret,
+      adminSecretName,
+      roleName: appRoleName,
+      roleExists: role.exists,
+      serverExists: created,
+      databaseName: xr.metadata.name,
+      connectTo: { host, database: allDatabases[0] ?? "postgres" },
+      entraGroup: policy.authentication.groups[plan.namespace]?.principalName ?? "",
+      newPassword: () => deps.newPassword(policy.passwordLength, plan.administratorLogin),
+    });
+    results.push(...planned.warnings.map((w) => result("Warning", w.reason, w.message)));
+    for (const { key, name, state, data, staging } of planned.secrets) {
+      // Keys a SecretRotation took over are left to it: re-applying them would write an old value back, and would take
+      // their ownership back from the rotation (Crossplane applies with force).
+      const held = { ...data, data: Object.fromEntries(Object.entries(data.data).filter(([k]) => !state.heldKeys.includes(k))) };
+      const secretReady = state.current.exists && secretValue(state.current, "host") !== undefined;
+      compose(key, `Secret ${name}`, held, secretReady || staging === true, staging !== true);
+    }
   }
 
   const waiting = track.filter(({ key }) => desired[key]?.ready !== Ready.READY_TRUE).map(({ key, label }) => `${label}: ${describeWait(observed(req, key))}`);
@@ -353,6 +401,7 @@ export function runDatabase(req: RunFunctionRequest, deps: DatabaseDeps = DEFAUL
     version: plan.version,
     storageGB: storageGbForMb(plan.storageMb),
     passwordAuthEnabled: plan.authentication.passwordAuthEnabled,
+    ...(split ? { applicationRole: appRoleName, adminSecretName } : {}),
   };
   const refused = results.filter((r) => r.reason === "ChangeRefused");
 
@@ -386,12 +435,6 @@ function restorePending(req: RunFunctionRequest, lookups: Record<string, unknown
     requirements: { extraResources: {}, schemas: {}, resources: lookups as NonNullable<RunFunctionResponse["requirements"]>["resources"] },
     context: req.context,
   };
-}
-
-/** Whether this XR controls the object (Crossplane's controller reference); the uid decides when the XR has one. */
-function controlledBy(o: Observed, xr: { name: string; uid?: string }): boolean {
-  const refs = Array.isArray(read.obj(o.resource.metadata).ownerReferences) ? (read.obj(o.resource.metadata).ownerReferences as unknown[]) : [];
-  return refs.map(read.obj).some((r) => r.controller === true && r.kind === "Database" && r.name === xr.name && (xr.uid === undefined || r.uid === xr.uid));
 }
 
 function describeWait(o: Observed): string {
@@ -430,6 +473,8 @@ export function policyRefusals(policy: DatabasePolicy, xr: DatabaseXR, server: O
   }
   const name = serverName(policy, xr);
   if (!name.ok) out.push({ reason: "InvalidName", message: name.message });
+  const role = applicationRoleName(xr.metadata.name);
+  if (policy.applicationRole.enabled && !role.ok) out.push({ reason: "InvalidName", message: role.message });
   out.push(...extensionRefusals(policy.extensions, spec.extensions ?? []));
   out.push(...entraRefusals(policy.authentication, xr.metadata.namespace, spec.extensions ?? []));
   out.push(...alertsRefusals(policy.alerts, xr.metadata.namespace));

@@ -1,6 +1,7 @@
 // The DBA team's policy: the DatabasePolicy input of the Composition's function step. Engineers never set it.
 import { z } from "zod";
 import { AlertsPolicy } from "./alerts.ts";
+import { ApplicationRolePolicy } from "./app-role.ts";
 import { EntraPolicy } from "./entra.ts";
 import { ExtensionsPolicy } from "./extensions.ts";
 import { SubscriptionId } from "./restore.ts";
@@ -165,6 +166,7 @@ export const DatabasePolicy = z
       "How people and apps sign in to the servers: passwords, Microsoft Entra ID (an Entra group per namespace as the server's Entra admin), or both.",
     ),
     extensions: ExtensionsPolicy.optional(),
+    applicationRole: ApplicationRolePolicy,
     alerts: AlertsPolicy.optional().describe(
       "Azure Monitor alerts on every server, routed to the action group of the Database's namespace, and its logs to a Log Analytics workspace. Unset: none.",
     ),

@@ -31,6 +31,8 @@ export interface ServerPlan {
   providerConfigRef: { kind: string; name: string };
   protectFromDeletion: boolean;
   secretName: string;
+  /** The Secret the server's admin password is read from: the one apps read, unless they connect as an application role. */
+  adminPasswordSecretName?: string;
   /** A server created by a point-in-time restore (restore.ts): its create-only fields, and what its create leaves out. */
   restore?: { initProvider: Record<string, string>; annotations: Record<string, string>; omitOnCreate: readonly string[] };
 }
@@ -68,7 +70,7 @@ export function flexibleServer(plan: ServerPlan) {
       ...(Object.keys(initProvider).length > 0 ? { initProvider } : {}),
       forProvider: {
         // Azure refuses a login on a server created with password sign-in off.
-        ...(plan.passwordAdmin ? { administratorLogin: plan.administratorLogin, administratorPasswordSecretRef: { name: plan.secretName, key: "password" } } : {}),
+        ...(plan.passwordAdmin ? { administratorLogin: plan.administratorLogin, administratorPasswordSecretRef: { name: plan.adminPasswordSecretName ?? plan.secretName, key: "password" } } : {}),
         authentication: plan.authentication,
         autoGrowEnabled: plan.autoGrow,
         backupRetentionDays: plan.backupRetentionDays,
@@ -128,22 +130,23 @@ export interface Connection {
  * group, with their own Entra access token as the password, so the Secret holds no password and no uri with one.
  */
 export function entraConnectionSecret(plan: ServerPlan, c: Omit<Connection, "password">) {
-  return opaqueSecret(plan, { database: c.database, host: c.host, port: POSTGRES_PORT, sslmode: "require", username: c.username });
+  return opaqueSecret(plan, plan.secretName, { database: c.database, host: c.host, port: POSTGRES_PORT, sslmode: "require", username: c.username });
 }
 
-export function connectionSecret(plan: ServerPlan, c: Connection) {
+/** The connection details of a login, as apps (or, in the admin Secret, admins and provider-sql) read them. */
+export function connectionSecret(plan: ServerPlan, c: Connection, secretName = plan.secretName, extra: Record<string, string> = {}) {
   const uri =
     `postgresql://${encodeURIComponent(c.username)}:${encodeURIComponent(c.password)}` +
     `@${c.host}:${POSTGRES_PORT}/${encodeURIComponent(c.database)}?sslmode=require`;
-  return opaqueSecret(plan, { database: c.database, host: c.host, password: c.password, port: POSTGRES_PORT, sslmode: "require", uri, username: c.username });
+  return opaqueSecret(plan, secretName, { database: c.database, host: c.host, password: c.password, port: POSTGRES_PORT, sslmode: "require", uri, username: c.username, ...extra });
 }
 
-/** The Secret apps read, named by the plan, its values base64-encoded and its keys sorted. */
-function opaqueSecret(plan: ServerPlan, data: Record<string, string>) {
+/** A Secret of the XR's namespace, its values base64-encoded and its keys sorted. */
+function opaqueSecret(plan: ServerPlan, name: string, data: Record<string, string>) {
   return {
     apiVersion: "v1",
     kind: "Secret",
-    metadata: { name: plan.secretName, ...metadata(plan) },
+    metadata: { name, ...metadata(plan) },
     type: "Opaque",
     data: sortKeys(Object.fromEntries(Object.entries(data).map(([k, v]) => [k, Buffer.from(v).toString("base64")]))),
   };

@@ -520,6 +520,31 @@ describe("the tenant boundary: a SecretRotation reaches only what its namespace 
     expect(seen).toEqual([]);
   });
 
+  // Once apps connect as the Database's application role, the server's admin is in the Database's admin Secret.
+  const splitStatus = { serverName: "pg-payments-orders-prod-edfe87", resourceGroupName: "rg-data-prod", connectionSecretName: "orders-db", adminSecretName: "orders-db-admin" };
+  it("refuses, touching nothing, an admin password rotated into the Secret apps read once they connect as the application role", async () => {
+    const seen: ConnectArgs[] = [];
+    const rsp = await runSecretRotation(request({ xr: xr({ targets: adminOf("orders") }), required: database("team-payments", splitStatus) }), deps(world(), seen));
+    const message = "spec.secretRef.name must be orders-db-admin, the admin Secret (apps connect as its application role) of Database orders, to rotate its admin password";
+    expect(rsp.results).toEqual([{ severity: Severity.SEVERITY_FATAL, reason: "TargetNotAllowed", message, target: Target.TARGET_COMPOSITE }]);
+    expect(seen).toEqual([]);
+  });
+
+  it("rotates the application role in the Secret apps read, as the admin from the Database's admin Secret", async () => {
+    const w = world();
+    const secret = (data: Record<string, string>) => ({ data, annotations: {}, labels: {}, resourceVersion: w.rv++, owners: {} });
+    // The app's value no longer logs in (say, a role restored from a backup): only the admin can set a new one.
+    w.secrets.set("orders-db", secret({ host: "db", port: "5432", database: "orders", username: "orders_app", password: "stale-Pass1!" }));
+    w.secrets.set("orders-db-admin", secret({ host: "db", port: "5432", database: "orders", username: "pgadmin", password: "admin-Pass1!" }));
+    const spec = { secretRef: { name: "orders-db", key: "password" }, targets: roleOn("orders") };
+    const rsp = await runSecretRotation(request({ xr: xr(spec), required: database("team-payments", splitStatus) }), deps(w));
+    expect(rsp.results.map((r) => r.reason)).toEqual(["Rotated"]);
+    const rotated = w.secrets.get("orders-db")?.data.password;
+    expect(rotated).not.toBe("stale-Pass1!");
+    expect(w.roles.get("orders_app")?.password).toBe(rotated);
+    expect(w.secrets.get("orders-db-admin")?.data.password).toBe("admin-Pass1!");
+  });
+
   it("waits, touching nothing, while the Database has no server yet", async () => {
     const seen: ConnectArgs[] = [];
     const message = "waiting for Database orders to report its server (status.serverName, status.resourceGroupName, status.connectionSecretName)";

@@ -54,6 +54,8 @@ interface DatabaseFacts {
   serverName: string;
   resourceGroupName: string;
   connectionSecretName: string;
+  /** Where the server's admin is: its own Secret once apps connect as an application role, else the connection Secret. */
+  adminSecretName: string;
 }
 
 type Looked = { kind: "Found"; facts: DatabaseFacts } | Exclude<Resolution, { kind: "Resolved" }>;
@@ -83,7 +85,8 @@ function lookUp(field: string, name: string, namespace: string, required: Requir
         "Entra access tokens expire by themselves, and access follows membership of the namespace's Entra group",
     };
   }
-  return { kind: "Found", facts: { serverName, resourceGroupName, connectionSecretName } };
+  const adminSecretName = str(db.status?.adminSecretName) ?? connectionSecretName;
+  return { kind: "Found", facts: { serverName, resourceGroupName, connectionSecretName, adminSecretName } };
 }
 
 export function resolveTargets(spec: RotationSpec, namespace: string, policy: RotationPolicy, required: Required): Resolution {
@@ -138,20 +141,22 @@ export function resolveTargets(spec: RotationSpec, namespace: string, policy: Ro
     if (postgresRole.databaseRef !== undefined) {
       const db = lookUp("spec.targets.postgresRole.databaseRef", postgresRole.databaseRef.name, namespace, required);
       if (db.kind !== "Found") return db;
-      admin = { kind: "secret", secretName: db.facts.connectionSecretName };
+      admin = { kind: "secret", secretName: db.facts.adminSecretName };
     }
     targets.role = { name: postgresRole.name, strategy: postgresRole.strategy, admin };
   }
   if (flexibleServerAdmin !== undefined) {
     const db = lookUp("spec.targets.flexibleServerAdmin.databaseRef", flexibleServerAdmin.databaseRef.name, namespace, required);
     if (db.kind !== "Found") return db;
-    // The Database's connection Secret is where its admin password lives (and where the provider reads it from):
-    // rotated anywhere else, the Database and the server would disagree for good.
-    if (spec.secretRef.name !== db.facts.connectionSecretName) {
-      const message = `spec.secretRef.name must be ${db.facts.connectionSecretName}, the connection Secret of Database ${flexibleServerAdmin.databaseRef.name}, to rotate its admin password`;
+    // The Secret the server's admin password lives in (and where the provider reads it from): rotated anywhere else,
+    // the Database and the server would disagree for good.
+    const { adminSecretName, connectionSecretName } = db.facts;
+    if (spec.secretRef.name !== adminSecretName) {
+      const which = adminSecretName === connectionSecretName ? "the connection Secret" : "the admin Secret (apps connect as its application role)";
+      const message = `spec.secretRef.name must be ${adminSecretName}, ${which} of Database ${flexibleServerAdmin.databaseRef.name}, to rotate its admin password`;
       return { kind: "Refused", reason: "TargetNotAllowed", message };
     }
-    targets.server = db.facts;
+    targets.server = { resourceGroupName: db.facts.resourceGroupName, serverName: db.facts.serverName, connectionSecretName: adminSecretName };
   }
   return { kind: "Resolved", targets };
 }

@@ -23,6 +23,8 @@ export async function composedOf(kube: Kube, namespace: string, xr: string): Pro
     { apiVersion: "insights.azure.m.upbound.io/v1beta1", kind: "MonitorDiagnosticSetting" },
     { apiVersion: "postgresql.sql.m.crossplane.io/v1alpha1", kind: "ProviderConfig" },
     { apiVersion: "postgresql.sql.m.crossplane.io/v1alpha1", kind: "Extension" },
+    { apiVersion: "postgresql.sql.m.crossplane.io/v1alpha1", kind: "Role" },
+    { apiVersion: "postgresql.sql.m.crossplane.io/v1alpha1", kind: "Grant" },
   ];
   for (const ref of kinds) {
     for (const o of await kube.list({ ...ref, namespace }, `crossplane.io/composite=${xr}`)) out[composedName(o) ?? o.metadata.name] = o;
@@ -45,6 +47,10 @@ function armId(o: Obj, server: Obj | undefined): string {
       return `${p.targetResourceId}|${p.name}`;
     case "Extension":
       return `${p.database}/${p.extension}`;
+    case "Role":
+      return external ?? o.metadata.name;
+    case "Grant":
+      return `${p.role}/${p.database}${p.schema === undefined ? "" : `/${p.schema}`}`;
     default:
       return `${serverId}/configurations/${p.name}`;
   }
@@ -87,14 +93,16 @@ export async function reconcileAsProvider(kube: Kube, o: Obj, server?: Obj, answ
   const ref = refOf(o);
   const now = new Date().toISOString().replace(/\.\d+Z$/, "Z");
   const annotations = o.metadata.annotations ?? {};
+  // One write of the annotations a create leaves (the provider makes a few; core only reads where they end up), so a
+  // Database's thirty resources do not trip core's watch circuit breaker more than a provider would.
+  const marks: Record<string, string> = {};
   if (annotations["crossplane.io/external-create-succeeded"] === undefined) {
-    await kube.mergePatch(ref, { metadata: { annotations: { "crossplane.io/external-create-pending": now } } }, undefined, PROVIDER_MANAGER);
-    await kube.mergePatch(ref, { metadata: { annotations: { "crossplane.io/external-create-succeeded": now } } }, undefined, PROVIDER_MANAGER);
+    marks["crossplane.io/external-create-pending"] = now;
+    marks["crossplane.io/external-create-succeeded"] = now;
   }
-  if (annotations["crossplane.io/external-name"] === undefined) {
-    // Azure's name for a server parameter is the parameter.
-    await kube.mergePatch(ref, { metadata: { annotations: { "crossplane.io/external-name": o.spec.forProvider.name } } }, undefined, PROVIDER_MANAGER);
-  }
+  // Azure's name for a server parameter is the parameter; provider-sql names a grant as its managed resource.
+  if (annotations["crossplane.io/external-name"] === undefined) marks["crossplane.io/external-name"] = o.spec.forProvider.name ?? o.metadata.name;
+  if (Object.keys(marks).length > 0) await kube.mergePatch(ref, { metadata: { annotations: marks } }, undefined, PROVIDER_MANAGER);
   const fresh = await kube.get(ref);
   const id = fresh.status?.atProvider?.id ?? armId(fresh, server);
   const conditions = [
@@ -102,6 +110,27 @@ export async function reconcileAsProvider(kube: Kube, o: Obj, server?: Obj, answ
     { type: "Synced", status: "True", reason: "ReconcileSuccess", lastTransitionTime: now },
   ];
   return kube.mergePatch(ref, { status: { atProvider: atProvider(fresh, id, fresh.status?.atProvider, answers), conditions } }, "status", PROVIDER_MANAGER);
+}
+
+/**
+ * Plays the providers until the XR is Ready: resources composed only once others are ready (an application role once
+ * its server is) are provided as they appear.
+ */
+export async function provideUntilReady(kube: Kube, ref: { apiVersion: string; kind: string; namespace: string; name: string }, answers: AzureAnswers = {}, timeoutMs = 90_000): Promise<Obj> {
+  const deadline = Date.now() + timeoutMs;
+  const ready = (o: Obj) => o.status?.conditions?.some((c: Obj) => c.type === "Ready" && c.status === "True") === true;
+  await provideAll(kube, ref.namespace, ref.name, answers);
+  for (;;) {
+    const composed = await composedOf(kube, ref.namespace, ref.name);
+    const server = composed.server;
+    for (const o of Object.values(composed)) {
+      if (o.kind !== "Secret" && o.kind !== "ProviderConfig" && o !== server && !ready(o)) await reconcileAsProvider(kube, o, server);
+    }
+    const xr = await kube.get(ref);
+    if (ready(xr)) return xr;
+    if (Date.now() > deadline) throw new Error(`${ref.kind} ${ref.namespace}/${ref.name} not Ready within ${timeoutMs / 1000} s: ${JSON.stringify(xr.status?.conditions)}`);
+    await new Promise((resolve) => setTimeout(resolve, 1_000));
+  }
 }
 
 /** Plays the provider for every managed resource of an XR: the server first, then what refers to it. */

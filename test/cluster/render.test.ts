@@ -51,7 +51,7 @@ async function writeInputs(): Promise<void> {
   await writeFile(file("admin-idle.yaml"), stringify({ ...(await example("examples/secret-rotation/database-admin.yaml")), status: idle("720h") }));
   await writeFile(file("app-role-idle.yaml"), stringify({ ...(await example("examples/secret-rotation/app-role.yaml")), status: idle("0 3 * * 1") }));
   const observed = (await readFile(join(REPO_ROOT, "examples/database/observed.yaml"), "utf8")).split(/^---$/m);
-  const isSecret = (d: string) => /^kind: Secret$/m.test(d);
+  const isSecret = (d: string) => /^kind: Secret$/m.test(d) && /composition-resource-name: connection-secret$/m.test(d);
   await writeFile(file("observed-without-secret.yaml"), observed.filter((d) => !isSecret(d)).join("---"));
   // The same Secret, missing from the observed resources (a cache miss): what a lookup by name finds. Crossplane
   // composed it, so it carries the XR's controller reference (the uid crossplane render gives the example XR).
@@ -61,7 +61,7 @@ async function writeInputs(): Promise<void> {
   secretDoc.metadata.ownerReferences = [{ apiVersion: xr.apiVersion, kind: xr.kind, name: xr.metadata.name, uid: renderUid(xr), controller: true, blockOwnerDeletion: true }];
   await writeFile(file("required-secret.yaml"), stringify(secretDoc));
   // The Database the rotation examples name, as Crossplane finds it in their namespace once it is composed.
-  const status = { serverName: "pg-payments-orders-prod-edfe87", resourceGroupName: "rg-data-prod", connectionSecretName: "orders-db" };
+  const status = { serverName: "pg-payments-orders-prod-edfe87", resourceGroupName: "rg-data-prod", connectionSecretName: "orders-db", adminSecretName: "orders-db-admin" };
   await writeFile(file("required-database.yaml"), stringify({ ...xr, status }));
   await writeFile(file("xr-invalid.yaml"), (await readFile(join(REPO_ROOT, "examples/database/xr.yaml"), "utf8")).replace("size: medium", "size: huge"));
 }

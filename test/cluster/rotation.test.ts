@@ -1,5 +1,5 @@
-// A SecretRotation taking the admin password of a Database's connection Secret over, under Crossplane's real field
-// managers, through real Crossplane core: rotated through ARM (the local stand-in, which changes the password of a
+// A SecretRotation taking the admin password of a Database's admin Secret over (its apps connect as its application
+// role), under Crossplane's real field managers, through real Crossplane core: rotated through ARM (the local stand-in, which changes the password of a
 // real PostgreSQL role as Azure would), proven by a real login over TLS, promoted into the Secret, a consumer
 // rolled; and the Database never writes the rotated key back.
 import { join } from "node:path";
@@ -14,7 +14,7 @@ import { cluster, conditionOf, eventually, optIn, useFunctionServer } from "./co
 import { CROSSPLANE_NAMESPACE } from "./crossplane.ts";
 import { keyOwners, type Obj } from "./kube.ts";
 import { waitFor } from "./processes.ts";
-import { composedOf, provideAll } from "./provider.ts";
+import { composedOf, provideUntilReady } from "./provider.ts";
 
 const { info, admin } = cluster();
 const NS = "team-ledger";
@@ -60,10 +60,10 @@ beforeAll(async () => {
   await admin.apply(database, { fieldManager: ENGINEER });
   const composed = await waitFor("the Database's server and Secret", async () => {
     const c = await composedOf(admin, NS, XR.name);
-    return c.server !== undefined && c["connection-secret"] !== undefined ? c : undefined;
+    return c.server !== undefined && c["admin-secret"] !== undefined ? c : undefined;
   }, 90_000);
   serverName = composed.server?.metadata.annotations["crossplane.io/external-name"];
-  const initial = decode(composed["connection-secret"]?.data.password);
+  const initial = decode(composed["admin-secret"]?.data.password);
   await pg.query(`CREATE ROLE pgadmin LOGIN CREATEROLE PASSWORD '${initial.replaceAll("'", "''")}'`);
   azure.addServer({
     subscriptionId: SUBSCRIPTION,
@@ -75,17 +75,17 @@ beforeAll(async () => {
       await pg.query(`ALTER ROLE pgadmin PASSWORD '${password.replaceAll("'", "''")}'`);
     },
   });
-  await provideAll(admin, NS, XR.name, { fqdn: PRIVATE_ADDRESS });
+  await provideUntilReady(admin, XR, { fqdn: PRIVATE_ADDRESS });
   // The provider creates each FlexibleServerDatabase in the server: here, in the real PostgreSQL.
   for (const d of database.spec.databases) await pg.query(`CREATE DATABASE ${d}`);
   await eventually(admin, XR, "Ready", (o) => conditionOf(o, "Ready")?.status === "True", 90_000);
-  // An app that reads the connection Secret.
+  // A job that connects as the admin (schema migrations), reading the admin Secret.
   await admin.apply(
     {
       apiVersion: "apps/v1",
       kind: "Deployment",
-      metadata: { name: "ledger-api", namespace: NS },
-      spec: { selector: { matchLabels: { app: "ledger-api" } }, template: { metadata: { labels: { app: "ledger-api" } }, spec: { containers: [{ name: "app", image: "example/ledger:1", envFrom: [{ secretRef: { name: "ledger-db" } }] }] } } },
+      metadata: { name: "ledger-migrations", namespace: NS },
+      spec: { selector: { matchLabels: { app: "ledger-migrations" } }, template: { metadata: { labels: { app: "ledger-migrations" } }, spec: { containers: [{ name: "app", image: "example/ledger:1", envFrom: [{ secretRef: { name: "ledger-db-admin" } }] }] } } },
     },
     { fieldManager: ENGINEER },
   );
@@ -109,7 +109,7 @@ async function portIsFree(host: string, port: number): Promise<void> {
 
 describe("SecretRotation of a Database's admin password through real Crossplane", () => {
   it("takes the keys over from Crossplane's composed field manager, rotates through ARM, proves it, promotes it and rolls the consumer", async () => {
-    const before = await admin.get(secretRef("ledger-db"));
+    const before = await admin.get(secretRef("ledger-db-admin"));
     const crossplaneManager = Object.keys(keyOwners(before)).find((m) => m.startsWith("apiextensions.crossplane.io/composed/"));
     expect(crossplaneManager, JSON.stringify(keyOwners(before))).toBeDefined();
     const oldPassword = decode(before.data.password);
@@ -121,7 +121,7 @@ describe("SecretRotation of a Database's admin password through real Crossplane"
         metadata: { name: ROTATION.name, namespace: NS },
         spec: {
           team: "ledger",
-          secretRef: { name: "ledger-db", key: "password" },
+          secretRef: { name: "ledger-db-admin", key: "password" },
           rotateEvery: "720h",
           targets: { flexibleServerAdmin: { databaseRef: { name: XR.name } }, keyVault: { vaultName: "kv-team-ledger", secretName: "ledger-db-admin" } },
           consumers: "auto",
@@ -134,7 +134,7 @@ describe("SecretRotation of a Database's admin password through real Crossplane"
     const rotation = await eventually(admin, ROTATION, "rotated once (phase Idle, version 1, RotationSucceeded)", rotated, 180_000);
     expect(conditionOf(rotation, "RotationSucceeded")).toMatchObject({ status: "True", reason: "Rotated" });
 
-    const after = await admin.get(secretRef("ledger-db"));
+    const after = await admin.get(secretRef("ledger-db-admin"));
     const newPassword = decode(after.data.password);
     expect(newPassword).not.toBe(oldPassword);
     expect(await pg.canLogin("pgadmin", newPassword)).toBe(true);
@@ -145,20 +145,20 @@ describe("SecretRotation of a Database's admin password through real Crossplane"
     expect(owners[crossplaneManager as string]).toEqual(["database", "host", "port", "sslmode", "username"]);
     expect(Object.entries(owners).filter(([, keys]) => keys.includes("password")).map(([m]) => m)).not.toContain(crossplaneManager);
     expect(azure.vault("kv-team-ledger").versions("ledger-db-admin").map((v) => v.value)).toEqual([newPassword]);
-    const deployment = await admin.get({ apiVersion: "apps/v1", kind: "Deployment", namespace: NS, name: "ledger-api" });
-    expect(deployment.spec.template.metadata.annotations).toEqual({ "rotation.azplatform.io/ledger-db": "v1" });
+    const deployment = await admin.get({ apiVersion: "apps/v1", kind: "Deployment", namespace: NS, name: "ledger-migrations" });
+    expect(deployment.spec.template.metadata.annotations).toEqual({ "rotation.azplatform.io/ledger-db-admin": "v1" });
     // No value in anything Crossplane shows.
     for (const o of [rotation, await admin.get(XR)]) expect(JSON.stringify(o)).not.toContain(newPassword);
   });
 
   it("the Database never writes the rotated key back, though Crossplane applies its Secret again", async () => {
-    const before = await admin.get(secretRef("ledger-db"));
+    const before = await admin.get(secretRef("ledger-db-admin"));
     const rotated = decode(before.data.password);
     const crossplaneManager = Object.keys(keyOwners(before)).find((m) => m.startsWith("apiextensions.crossplane.io/composed/")) as string;
     // A new first database changes the Secret's `database` key: Crossplane must apply the Secret again.
     await admin.apply({ ...database, spec: { ...database.spec, databases: ["audit", ...database.spec.databases] } }, { fieldManager: ENGINEER });
     const after = await waitFor("Crossplane applying the Secret with the new first database", async () => {
-      const s = await admin.get(secretRef("ledger-db"));
+      const s = await admin.get(secretRef("ledger-db-admin"));
       return decode(s.data.database) === "audit" ? s : undefined;
     }, 90_000);
     expect(decode(after.data.password)).toBe(rotated);
@@ -171,7 +171,7 @@ describe("SecretRotation of a Database's admin password through real Crossplane"
     const hostile = { ...ROTATION, namespace: "team-growth", name: "steal-ledger-admin" };
     await admin.apply({ apiVersion: "v1", kind: "Namespace", metadata: { name: hostile.namespace } }, { fieldManager: "platform" });
     await admin.apply(optIn(hostile.namespace), { fieldManager: "platform" });
-    const before = await admin.get(secretRef("ledger-db"));
+    const before = await admin.get(secretRef("ledger-db-admin"));
     const patches = azure.calls().length;
     await admin.apply(
       {
@@ -179,24 +179,24 @@ describe("SecretRotation of a Database's admin password through real Crossplane"
         kind: hostile.kind,
         metadata: { name: hostile.name, namespace: hostile.namespace },
         // It claims to be the ledger team and names its Database: neither gives it the server.
-        spec: { team: "ledger", secretRef: { name: "ledger-db", key: "password" }, rotateEvery: "720h", targets: { flexibleServerAdmin: { databaseRef: { name: XR.name } } } },
+        spec: { team: "ledger", secretRef: { name: "ledger-db-admin", key: "password" }, rotateEvery: "720h", targets: { flexibleServerAdmin: { databaseRef: { name: XR.name } } } },
       },
       { fieldManager: ENGINEER },
     );
     const refused = await eventually(admin, hostile, "Synced=False", (o) => conditionOf(o, "Synced")?.status === "False", 60_000);
     expect(conditionOf(refused, "Synced")?.message).toContain('spec.targets.flexibleServerAdmin.databaseRef: Database "ledger" does not exist in namespace team-growth');
     expect(azure.calls().length).toBe(patches);
-    expect((await admin.get(secretRef("ledger-db"))).metadata.resourceVersion).toBe(before.metadata.resourceVersion);
+    expect((await admin.get(secretRef("ledger-db-admin"))).metadata.resourceVersion).toBe(before.metadata.resourceVersion);
     expect(await admin.find({ apiVersion: "v1", kind: "Secret", namespace: hostile.namespace, name: "steal-ledger-admin-rotation-state" })).toBeUndefined();
   });
 
   it("deleting the SecretRotation gives the keys back to the Database as they are: its marks never silence the Database for good", async () => {
-    const before = await admin.get(secretRef("ledger-db"));
+    const before = await admin.get(secretRef("ledger-db-admin"));
     const rotated = decode(before.data.password);
     const crossplaneManager = Object.keys(keyOwners(before)).find((m) => m.startsWith("apiextensions.crossplane.io/composed/")) as string;
     await admin.delete(ROTATION);
     const after = await waitFor("Crossplane applying password and uri again", async () => {
-      const s = await admin.get(secretRef("ledger-db"));
+      const s = await admin.get(secretRef("ledger-db-admin"));
       return keyOwners(s)[crossplaneManager]?.includes("password") ? s : undefined;
     }, 90_000);
     expect(keyOwners(after)[crossplaneManager]).toEqual(["database", "host", "password", "port", "sslmode", "uri", "username"]);
@@ -205,7 +205,7 @@ describe("SecretRotation of a Database's admin password through real Crossplane"
   });
 
   it("a SecretRotation under a new name takes the Secret over once core reports the old one gone, and carries on from its version", async () => {
-    const before = await admin.get(secretRef("ledger-db"));
+    const before = await admin.get(secretRef("ledger-db-admin"));
     // The deleted SecretRotation's marks are still on the Secret.
     expect(before.metadata.annotations).toMatchObject({ "rotation.azplatform.io/rotated-by": ROTATION.name, "rotation.azplatform.io/version": "1" });
     // The Database's first database is "audit" since the test before last: the login that proves a value connects there.
@@ -218,7 +218,7 @@ describe("SecretRotation of a Database's admin password through real Crossplane"
         metadata: { name: renamed.name, namespace: NS },
         spec: {
           team: "ledger",
-          secretRef: { name: "ledger-db", key: "password" },
+          secretRef: { name: "ledger-db-admin", key: "password" },
           rotateEvery: "720h",
           targets: { flexibleServerAdmin: { databaseRef: { name: XR.name } }, keyVault: { vaultName: "kv-team-ledger", secretName: "ledger-db-admin" } },
         },
@@ -227,7 +227,7 @@ describe("SecretRotation of a Database's admin password through real Crossplane"
     );
     const rotated = (o: Obj) => o.status?.phase === "Idle" && o.status?.currentVersion === 2 && conditionOf(o, "RotationSucceeded")?.status === "True";
     await eventually(admin, renamed, "rotated (phase Idle, version 2, RotationSucceeded)", rotated, 100_000);
-    const after = await admin.get(secretRef("ledger-db"));
+    const after = await admin.get(secretRef("ledger-db-admin"));
     expect(after.metadata.annotations).toMatchObject({
       "rotation.azplatform.io/rotated-by": renamed.name,
       "rotation.azplatform.io/took-over-from": ROTATION.name,
@@ -240,7 +240,7 @@ describe("SecretRotation of a Database's admin password through real Crossplane"
     // The Database handed the keys over again, to the new SecretRotation.
     const crossplaneManager = Object.keys(keyOwners(after)).find((m) => m.startsWith("apiextensions.crossplane.io/composed/")) as string;
     expect(keyOwners(after)[crossplaneManager]).toEqual(["database", "host", "port", "sslmode", "username"]);
-    const deployment = await admin.get({ apiVersion: "apps/v1", kind: "Deployment", namespace: NS, name: "ledger-api" });
-    expect(deployment.spec.template.metadata.annotations).toEqual({ "rotation.azplatform.io/ledger-db": "v2" });
+    const deployment = await admin.get({ apiVersion: "apps/v1", kind: "Deployment", namespace: NS, name: "ledger-migrations" });
+    expect(deployment.spec.template.metadata.annotations).toEqual({ "rotation.azplatform.io/ledger-db-admin": "v2" });
   });
 });

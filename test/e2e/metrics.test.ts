@@ -17,7 +17,7 @@ describe("metrics endpoint", () => {
     const server = await startServer({ insecure: true, env: { METRICS_ADDRESS: `127.0.0.1:${port}` } });
     const client = connect(server.address);
     // The second call of Crossplane's requirements loop: the function looked the connection Secret up; none exists.
-    const ok: PlainRequest = { meta: { tag: "m" }, observed: { composite: { resource: xr as JsonObject } }, input, requiredResources: { "connection-secret": {} } };
+    const ok: PlainRequest = { meta: { tag: "m" }, observed: { composite: { resource: xr as JsonObject } }, input, requiredResources: { "connection-secret": {}, "admin-secret": {} } };
     const rsp = await client.runFunction(ok);
     await client.runFunction(ok);
     await client.runFunction({ ...ok, input: { apiVersion: "example.org/v1", kind: "Nope" } });

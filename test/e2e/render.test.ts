@@ -59,7 +59,7 @@ describe("render of examples/database prints what crossplane render printed", ()
     }
   }
 
-  it("composes the server, its databases, parameters, extensions, alerts and log export, and a Secret, each valid against its schema", async () => {
+  it("composes the server, its databases, parameters, extensions, alerts and log export, and two Secrets, each valid against its schema", async () => {
     const composed = (await renderCli("grpc")).slice(1).map((d) => d.doc);
     const azure = providerValidator();
     const core = coreValidator();
@@ -76,7 +76,8 @@ describe("render of examples/database prints what crossplane render printed", ()
       MonitorDiagnosticSetting: 1,
       MonitorMetricAlert: 9,
       ProviderConfig: 1,
-      Secret: 1,
+      // The one apps read (the application role's) and the admin's.
+      Secret: 2,
     });
   });
 

@@ -25,9 +25,9 @@ import { runToExit, startServer, stopAllServers, type RunningServer } from "../s
 
 const [example] = readDocs("examples/database/xr.yaml") as JsonObject[];
 const [composition] = readDocs("compositions/database-postgres.yaml") as JsonObject[];
-// The server and the wire are under test here: the example without the alerts and extensions, whose resources
-// functions/database/fn.test.ts and test/e2e/render.test.ts check.
-const { alerts: _alerts, extensions: _allowed, ...input } = ((composition?.spec as JsonObject).pipeline as JsonObject[])[0]?.input as JsonObject;
+// The server and the wire are under test here: the example without the alerts, extensions and application role, whose
+// resources functions/database/fn.test.ts, app-role.test.ts and test/e2e/render.test.ts check.
+const { alerts: _alerts, extensions: _allowed, applicationRole: _role, ...input } = ((composition?.spec as JsonObject).pipeline as JsonObject[])[0]?.input as JsonObject;
 const { extensions: _extensions, ...spec } = example?.spec as JsonObject;
 const xr = { ...example, spec };
 

@@ -132,15 +132,15 @@ describe("the image the Dockerfile builds", () => {
     const [composition] = readDocs(join(repoRoot, "compositions/database-postgres.yaml")) as JsonObject[];
     const input = ((composition?.spec as JsonObject).pipeline as JsonObject[])[0]?.input as JsonObject;
     const client = connect(server.address);
-    // Crossplane's second call: the connection Secret was looked up and does not exist.
-    const rsp = await client.runFunction({ meta: { tag: "image" }, observed: { composite: { resource: xr as JsonObject } }, input, requiredResources: { "connection-secret": {} } });
+    // Crossplane's second call: the connection Secret and the admin Secret were looked up and do not exist.
+    const rsp = await client.runFunction({ meta: { tag: "image" }, observed: { composite: { resource: xr as JsonObject } }, input, requiredResources: { "connection-secret": {}, "admin-secret": {} } });
     client.close();
     expect(rsp.results ?? []).toEqual([]);
     const alerts = ["active-connections", "cpu", "failed-connections", "iops", "memory", "server-alive", "storage", "storage-free", "transaction-id-wraparound"].map((a) => `alert-${a}`);
     const extensions = ["orders", "orders_audit"].flatMap((d) => [`extension-${d}-pg_trgm`, `extension-${d}-vector`]);
     const parameters = ["azure.extensions", "log_min_duration_statement", "require_secure_transport"].map((p) => `parameter-${p}`);
     expect(Object.keys(rsp.desired?.resources ?? {}).sort()).toEqual(
-      [...alerts, "connection-secret", "database-orders", "database-orders_audit", "diagnostics", ...extensions, ...parameters, "server", "sql-provider-config"].sort(),
+      [...alerts, "admin-secret", "connection-secret", "database-orders", "database-orders_audit", "diagnostics", ...extensions, ...parameters, "server", "sql-provider-config"].sort(),
     );
   });
 
@@ -156,7 +156,7 @@ describe("the image the Dockerfile builds", () => {
       // Crossplane's second call: the Database it names, found in the SecretRotation's namespace.
       requiredResources: {
         "database-orders": {
-          items: [{ resource: { apiVersion: "azplatform.io/v1alpha1", kind: "Database", metadata: { name: "orders", namespace: "team-payments" }, status: { serverName: "pg-payments-orders-prod-edfe87", resourceGroupName: "rg-data-prod", connectionSecretName: "orders-db" } } }],
+          items: [{ resource: { apiVersion: "azplatform.io/v1alpha1", kind: "Database", metadata: { name: "orders", namespace: "team-payments" }, status: { serverName: "pg-payments-orders-prod-edfe87", resourceGroupName: "rg-data-prod", connectionSecretName: "orders-db", adminSecretName: "orders-db-admin" } } }],
         },
       },
     };

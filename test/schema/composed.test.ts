@@ -1,6 +1,6 @@
 // Every resource the Database function composes validates against the provider's CRD (or core schema),
 // across the policy and XR variations that change its shape.
-import { Ready, type RunFunctionRequest } from "@crossplane-org/function-sdk-typescript";
+import { Ready, Severity, type RunFunctionRequest } from "@crossplane-org/function-sdk-typescript";
 import { describe, expect, it } from "vitest";
 import { runDatabase } from "../../functions/database/fn.ts";
 import { readDocs } from "../../cli/yaml.ts";
@@ -45,6 +45,22 @@ const variations: Record<string, RunFunctionRequest> = {
   AlertsTunedAndSomeOff: request({ size: "small", storageGB: 32 }, { alerts: { ...(policy.alerts as Json), cpu: { severity: 1, threshold: 95 }, iops: { enabled: false }, logCategories: ["PostgreSQLLogs"] } }),
 };
 
+// The application role: a new Database (both Secrets looked up and not found), and the example moving over (its admin
+// Secret made, the role created from the password staged in it).
+const ROLE_ON = { applicationRole: { enabled: true } };
+const NOT_FOUND = { "connection-secret": { items: [] }, "admin-secret": { items: [] } };
+variations.ApplicationRoleOnANewDatabase = { ...request({}, ROLE_ON), requiredResources: NOT_FOUND };
+const staged = (() => {
+  const connection = observedDay2.find((r) => r.kind === "Secret") as Json & { metadata: Json; data: Json };
+  const metadata = { ...connection.metadata, name: "orders-db-admin", annotations: { "crossplane.io/composition-resource-name": "admin-secret" } };
+  return { ...connection, metadata, data: { ...connection.data, "application-password": Buffer.from("Staged-App-Passw0rd").toString("base64") } };
+})();
+variations.ApplicationRoleMovingTheExample = request({}, ROLE_ON, [...observedDay2, staged]);
+it("the role variation composes the role and two grants per database", () => {
+  const kinds = Object.values(runDatabase(variations.ApplicationRoleMovingTheExample as RunFunctionRequest).desired?.resources ?? {}).map((r) => (r.resource as Json).kind);
+  expect(kinds.filter((k) => k === "Role" || k === "Grant").sort()).toEqual(["Grant", "Grant", "Grant", "Grant", "Role"]);
+});
+
 // A restore of the example into a second Database, its source found in the namespace.
 const anHourAgo = new Date(Date.now() - 3_600_000).toISOString().replace(/\.\d+Z$/, "Z");
 const source = { metadata: { name: "orders", namespace: "team-payments" }, spec: { team: "payments", size: "medium" } };
@@ -70,7 +86,8 @@ describe("composed resources validate against their schemas", () => {
   for (const [name, req] of Object.entries(variations)) {
     it(name, () => {
       const rsp = runDatabase(req);
-      expect(rsp.results.filter((r) => r.reason !== "ChangeRefused")).toEqual([]);
+      // Normal results tell progress (a role on its way); no warning but a refused change.
+      expect(rsp.results.filter((r) => r.reason !== "ChangeRefused" && r.severity !== Severity.SEVERITY_NORMAL)).toEqual([]);
       const resources = Object.entries(rsp.desired?.resources ?? {});
       expect(resources.length).toBeGreaterThanOrEqual(5);
       for (const [key, r] of resources) {
