@@ -6,7 +6,7 @@ import { sortKeys } from "../shared/sort-keys.ts";
 import { describeIssues } from "../shared/zod-errors.ts";
 import { alertsRefusals, monitoring } from "./alerts.ts";
 import { entraAdministrator, entraPlan, entraRefusals, observedAdministrators } from "./entra.ts";
-import { restorePlan, restoreRequirement } from "./restore.ts";
+import { adoptionPlan, restorePlan, restoreRequirement } from "./restore.ts";
 import { SECRET_KEY, composedSecret, plannedSecrets } from "./secrets.ts";
 import { STAGED_PASSWORD_KEY, adminSecretNameFor, applicationRole, applicationRoleName, databaseGrant, publicSchemaGrant, roleStage } from "./app-role.ts";
 import { extensionParameters, extensionRefusals, sqlExtension, sqlProviderConfig } from "./extensions.ts";
@@ -76,6 +76,13 @@ export function runDatabase(req: RunFunctionRequest, deps: DatabaseDeps = DEFAUL
   if (refusals.length > 0 || size === undefined || !name.ok || !tagSet.ok) {
     return fatalResponse(req, refusals[0]?.reason ?? "InvalidSpec", refusals.map((r) => r.message).join("; "));
   }
+  // An existing server the DBA policy hands to this Database (restore.ts): observed first, then taken over as it is.
+  const adoption = adoptionPlan({ adopt: policy.adopt, xr, server });
+  if (adoption.kind === "Refused") return fatalResponse(req, adoption.reason, adoption.message);
+  const adopting = adoption.kind === "Adopt" ? adoption : undefined;
+  // What Azure reports of an adopted server once the provider found it: its create-only fields stay as they are.
+  const azureHas = adopting?.phase === "Manage" ? adopting.current : {};
+
   // A point-in-time restore of another Database of this namespace (restore.ts): looked up, checked, then create-only.
   const restoreLookup = restoreRequirement(xr);
   const restore = restorePlan({
@@ -83,7 +90,7 @@ export function runDatabase(req: RunFunctionRequest, deps: DatabaseDeps = DEFAUL
     required: req.requiredResources ?? {},
     server,
     policy,
-    adopt: {},
+    adopt: policy.adopt,
     subscriptionId: policy.subscriptionId ?? policy.alerts?.subscriptionId,
     now: (deps.now ?? (() => new Date()))(),
   });
@@ -98,8 +105,9 @@ export function runDatabase(req: RunFunctionRequest, deps: DatabaseDeps = DEFAUL
   // grow every existing server that never asked for it.
   const was = server.forProvider;
   const created = existsInAzure(server);
-  const currentVersion = maxDefined(read.str(was.version), read.str(server.atProvider.version));
-  const emittedMb = read.num(was.storageMb);
+  // An adopted server's version and storage are what Azure reports, not what was sent while it was only observed.
+  const currentVersion = azureHas.version ?? maxDefined(read.str(was.version), read.str(server.atProvider.version));
+  const emittedMb = azureHas.storageMb ?? read.num(was.storageMb);
   // A restored server runs its source's version, on at least its source's storage.
   const version = (created ? undefined : restoring?.onCreate?.version) ?? spec.version ?? (created ? currentVersion : undefined) ?? policy.versions.default;
   const restoredGB = created ? undefined : restoring?.onCreate?.storageGB;
@@ -120,14 +128,21 @@ export function runDatabase(req: RunFunctionRequest, deps: DatabaseDeps = DEFAUL
     return current as T;
   };
   const observedName = read.str(server.annotations["crossplane.io/external-name"]);
-  const finalName = keep("server name", name.value, observedName, "Azure server names cannot change");
-  const location = keep("policy location", policy.location, read.str(was.location), "Azure cannot move a server");
-  const resourceGroupName = keep("policy resourceGroupName", policy.resourceGroupName, read.str(was.resourceGroupName), "Azure cannot move a server to another resource group");
-  const subnet = keep("policy network.delegatedSubnetId", policy.network.delegatedSubnetId, read.str(was.delegatedSubnetId), "Azure cannot move a server to another subnet");
-  // A restored server took its admin login and backup redundancy from its source, whatever was sent.
-  const fromAzure = restoring !== undefined;
+  const finalName = keep("server name", adopting?.externalName ?? name.value, observedName, "Azure server names cannot change");
+  const location = keep("policy location", policy.location, azureHas.location ?? read.str(was.location), "Azure cannot move a server");
+  const wantedGroup = adopting?.resourceGroupName ?? policy.resourceGroupName;
+  const resourceGroupName = keep("policy resourceGroupName", wantedGroup, azureHas.resourceGroupName ?? read.str(was.resourceGroupName), "Azure cannot move a server to another resource group");
+  const subnet = keep(
+    "policy network.delegatedSubnetId",
+    policy.network.delegatedSubnetId,
+    azureHas.delegatedSubnetId ?? read.str(was.delegatedSubnetId),
+    "Azure cannot move a server to another subnet",
+  );
+  // A restored server took its admin login and backup redundancy from its source, whatever was sent; an adopted one has
+  // its own.
+  const fromAzure = restoring !== undefined || adopting?.phase === "Manage";
   const geoNow = (fromAzure ? read.bool(server.atProvider.geoRedundantBackupEnabled) : undefined) ?? read.bool(was.geoRedundantBackupEnabled);
-  const loginNow = read.str(was.administratorLogin) ?? (fromAzure ? read.str(server.atProvider.administratorLogin) : undefined);
+  const loginNow = azureHas.administratorLogin ?? read.str(was.administratorLogin) ?? (fromAzure ? read.str(server.atProvider.administratorLogin) : undefined);
   const geo = keep("policy backup.geoRedundant", policy.backup.geoRedundant, geoNow, "geo-redundant backup is chosen at creation only");
   const login = keep("policy administratorLogin", policy.administratorLogin, loginNow, "the admin login is fixed for the server's life");
 
@@ -145,7 +160,7 @@ export function runDatabase(req: RunFunctionRequest, deps: DatabaseDeps = DEFAUL
   const storageMb = created ? Math.max(wantedMb, emittedMb ?? 0, read.num(server.atProvider.storageMb) ?? 0) : wantedMb;
 
   let haMode: ServerPlan["highAvailabilityMode"] = spec.highAvailability ? policy.highAvailability.mode : undefined;
-  const observedHa = read.str(read.obj(was.highAvailability).mode);
+  const observedHa = azureHas.highAvailabilityMode ?? read.str(read.obj(was.highAvailability).mode);
   if (created && haMode !== undefined && observedHa !== undefined && observedHa !== haMode) {
     refuse(`policy highAvailability.mode: the server runs ${observedHa}; Azure cannot switch to ${haMode} directly (disable high availability, then enable it), so it stays ${observedHa}`);
     haMode = observedHa as ServerPlan["highAvailabilityMode"];
@@ -209,6 +224,9 @@ export function runDatabase(req: RunFunctionRequest, deps: DatabaseDeps = DEFAUL
       ? { restore: { initProvider: { ...restoring.initProvider }, annotations: restoring.annotations, omitOnCreate: restoring.onCreate?.omit ?? [] } }
       : {}),
   };
+
+  // Until the provider has found an adopted server, it is only observed, and nothing else is composed.
+  if (adopting?.phase === "Observe") return adoptionPending(req, plan, adopting.message);
 
   // Databases: removing one from the list would drop its data, so it is kept unless the policy allows deletion.
   const existing = Object.entries(req.observed?.resources ?? {})
@@ -421,6 +439,29 @@ export function runDatabase(req: RunFunctionRequest, deps: DatabaseDeps = DEFAUL
         : condition("ChangesApplied", false, "ChangeRefused", refused.map((r) => r.message).join("; ")),
     ],
     requirements,
+    context: req.context,
+  };
+}
+
+/**
+ * An adopted server the provider has not found yet: composed Observe-only, so the provider looks it up by its name and
+ * never creates, changes or deletes it; without its login and password, which only a takeover sets.
+ */
+function adoptionPending(req: RunFunctionRequest, plan: ServerPlan, message: string): RunFunctionResponse {
+  const composed = flexibleServer(plan);
+  const { administratorLogin: _login, administratorPasswordSecretRef: _password, ...forProvider } = composed.spec.forProvider;
+  const observing = { ...composed, spec: { ...composed.spec, managementPolicies: ["Observe"], forProvider } };
+  const priorComposite = read.obj(req.desired?.composite?.resource);
+  const status = { ...read.obj(priorComposite.status), serverName: plan.name, resourceGroupName: plan.resourceGroupName };
+  return {
+    meta: { tag: req.meta?.tag ?? "", ttl: DEFAULT_TTL },
+    desired: {
+      composite: { resource: { ...priorComposite, status }, connectionDetails: {}, ready: Ready.READY_UNSPECIFIED },
+      resources: { ...(req.desired?.resources ?? {}), [KEY.server]: { resource: observing, connectionDetails: {}, ready: Ready.READY_FALSE } },
+    },
+    results: [],
+    conditions: [condition("DatabaseReady", false, "Adopting", message)],
+    requirements: undefined,
     context: req.context,
   };
 }

@@ -4,7 +4,7 @@ import { AlertsPolicy } from "./alerts.ts";
 import { ApplicationRolePolicy } from "./app-role.ts";
 import { EntraPolicy } from "./entra.ts";
 import { ExtensionsPolicy } from "./extensions.ts";
-import { SubscriptionId } from "./restore.ts";
+import { AdoptPolicy, SubscriptionId } from "./restore.ts";
 import { NAMESPACE_TAG } from "../shared/rotation-contract.ts";
 import {
   DELEGATED_SUBNET_ID,
@@ -167,6 +167,7 @@ export const DatabasePolicy = z
     ),
     extensions: ExtensionsPolicy.optional(),
     applicationRole: ApplicationRolePolicy,
+    adopt: AdoptPolicy,
     alerts: AlertsPolicy.optional().describe(
       "Azure Monitor alerts on every server, routed to the action group of the Database's namespace, and its logs to a Log Analytics workspace. Unset: none.",
     ),

@@ -60,6 +60,8 @@ function armId(o: Obj, server: Obj | undefined): string {
 export interface AzureAnswers {
   /** What the server's FQDN resolves to, where a test reaches a real PostgreSQL behind it. */
   fqdn?: string;
+  /** What an existing server reports, whatever its managed resource asks (an adopted server). */
+  existing?: Obj;
 }
 
 function atProvider(o: Obj, id: string, previous: Obj = {}, answers: AzureAnswers = {}): Obj {
@@ -85,6 +87,7 @@ function atProvider(o: Obj, id: string, previous: Obj = {}, answers: AzureAnswer
     highAvailability: p.highAvailability,
     publicNetworkAccessEnabled: false,
     tags: p.tags,
+    ...answers.existing,
   };
 }
 
@@ -96,7 +99,9 @@ export async function reconcileAsProvider(kube: Kube, o: Obj, server?: Obj, answ
   // One write of the annotations a create leaves (the provider makes a few; core only reads where they end up), so a
   // Database's thirty resources do not trip core's watch circuit breaker more than a provider would.
   const marks: Record<string, string> = {};
-  if (annotations["crossplane.io/external-create-succeeded"] === undefined) {
+  // A resource the provider found (an adopted server, observed first) was never created by it: no create marks.
+  const found = o.status?.atProvider?.id !== undefined || !(o.spec.managementPolicies ?? ["*"]).some((p: string) => p === "*" || p === "Create");
+  if (annotations["crossplane.io/external-create-succeeded"] === undefined && !found) {
     marks["crossplane.io/external-create-pending"] = now;
     marks["crossplane.io/external-create-succeeded"] = now;
   }
