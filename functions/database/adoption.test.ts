@@ -6,6 +6,7 @@ import { runDatabase } from "./fn.ts";
 import { LABELS, NOT_READY, SERVER, type Json, composed, cond, fatal, policy, request, server, warning } from "./fn.fixture.ts";
 
 const LEGACY = { serverName: "pg-orders-legacy", resourceGroupName: "rg-legacy" };
+const LEGACY_ZONE = "/subscriptions/00000000-0000-0000-0000-000000000001/resourceGroups/rg-legacy/providers/Microsoft.Network/privateDnsZones/legacy.postgres.database.azure.com";
 const ADOPT = { adopt: { "team-payments/orders": LEGACY } };
 const MESSAGE = 'observing existing server pg-orders-legacy in resource group rg-legacy (DBA policy adopt["team-payments/orders"]); the Database takes it over once the provider has found it, and never creates it';
 
@@ -50,6 +51,7 @@ describe("adopting an existing server", () => {
           storageMb: 65536,
           geoRedundantBackupEnabled: true,
           delegatedSubnetId: (server() as { spec: { forProvider: Json } }).spec.forProvider.delegatedSubnetId,
+          privateDnsZoneId: LEGACY_ZONE,
         },
         conditions: [{ type: "Ready", status: "True", reason: "Available" }],
       },
@@ -69,18 +71,32 @@ describe("adopting an existing server", () => {
       // A size's storage applies at creation only: the adopted server keeps its 64 GiB until the spec asks for more.
       storageMb: 65536,
       geoRedundantBackupEnabled: true,
+      privateDnsZoneId: LEGACY_ZONE,
       tags: SERVER.tags,
     });
     expect(Object.keys(rsp.desired?.resources ?? {}).sort()).toEqual(["connection-secret", "database-orders", "parameter-require_secure_transport", "server"]);
     expect(rsp.results).toEqual([
       warning('policy backup.geoRedundant: the server was created with true, not false; geo-redundant backup is chosen at creation only, so it stays'),
       warning('policy administratorLogin: the server was created with "legacyadmin", not "pgadmin"; the admin login is fixed for the server\'s life, so it stays'),
+      warning(`policy network.privateDnsZoneId: the server was created with ${JSON.stringify(LEGACY_ZONE)}, not ${JSON.stringify((server() as { spec: { forProvider: Json } }).spec.forProvider.privateDnsZoneId)}; Azure cannot move a server to another private DNS zone, so it stays`),
       warning(
         "the connection Secret orders-db is gone while server pg-orders-legacy exists; a new admin password was generated and the provider sets it on the server",
         "AdminPasswordReset",
       ),
     ]);
     expect(rsp.desired?.composite?.resource).toMatchObject({ status: { serverName: LEGACY.serverName, resourceGroupName: LEGACY.resourceGroupName, version: "15" } });
+  });
+
+  it("refuses a server that takes connections from public networks: the policy's servers are private, which Azure cannot change", () => {
+    const publicServer = found() as { status: { atProvider: Json } };
+    const { delegatedSubnetId: _subnet, ...atProvider } = publicServer.status.atProvider;
+    const rsp = runDatabase(request({ input: policy(ADOPT), observed: { server: { ...publicServer, status: { ...publicServer.status, atProvider } } } }));
+    expect(rsp.results).toEqual([
+      fatal(
+        "AdoptionRefused",
+        'adopt["team-payments/orders"]: server pg-orders-legacy has no delegated subnet: it takes connections from public networks, and the DBA policy\'s servers are private (network.delegatedSubnetId), which Azure cannot change on an existing server; it cannot be adopted',
+      ),
+    ]);
   });
 
   it("refuses a server the policy hands to two Databases, and a Database that already has another server", () => {

@@ -44,7 +44,9 @@ const FACTS: RoleFacts = {
   connectionPasswordRotated: false,
   adminSecret: { exists: true, password: "admin-pw", stagedPassword: "app-pw" },
   role: { exists: true, ready: true },
+  roleSyncedPassword: "app-pw",
   grantsReady: true,
+  switchApproved: true,
 };
 const facts = (over: Partial<RoleFacts>): RoleFacts => ({ ...FACTS, ...over });
 const NEW = { connection: { exists: false }, adminSecret: { exists: false }, role: { exists: false, ready: false }, grantsReady: false, serverReady: false };
@@ -81,6 +83,11 @@ const stages: Record<string, { facts: RoleFacts; want: RoleStage }> = {
     want: { kind: "Migrating", composeRole: true, waitingFor: "role orders_app and its grants" },
   },
   GrantsNotReadyHoldTheSwitch: { facts: facts({ grantsReady: false }), want: { kind: "Migrating", composeRole: true, waitingFor: "role orders_app and its grants" } },
+  // The staged password made anew (an admin Secret deleted by hand, say) after the role was: provider-sql sets it first.
+  TheSwitchWaitsForTheRoleToTakeTheStagedPassword: {
+    facts: facts({ roleSyncedPassword: "staged-before-pw" }),
+    want: { kind: "Migrating", composeRole: true, waitingFor: "provider-sql to set the staged password on role orders_app" },
+  },
   AnAdminSecretBehindARotatedAdminHoldsTheSwitch: {
     facts: facts({ connection: { exists: true, username: "pgadmin", password: "rotated-pw" } }),
     want: { kind: "Migrating", composeRole: true, waitingFor: "the admin Secret to hold the current admin password" },
@@ -88,6 +95,18 @@ const stages: Record<string, { facts: RoleFacts; want: RoleStage }> = {
   AnAppsSecretWithoutAPasswordNeverSwitches: {
     facts: facts({ connection: { exists: true, username: "pgadmin" }, adminSecret: { exists: true, stagedPassword: "app-pw" } }),
     want: { kind: "Migrating", composeRole: true, waitingFor: "the admin Secret to hold the current admin password" },
+  },
+  // The admin owns the tables apps use now: the role may not use them until the team has granted it, and says so.
+  TheSwitchWaitsForTheTeamsAnnotation: {
+    facts: facts({ switchApproved: false }),
+    want: {
+      kind: "Migrating",
+      composeRole: true,
+      waitingFor:
+        "the Database's annotation azplatform.io/application-role: switch, to be set once role orders_app may use the tables and sequences that exist " +
+        "(as the admin, in each database: GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA public TO orders_app; " +
+        "GRANT USAGE, SELECT, UPDATE ON ALL SEQUENCES IN SCHEMA public TO orders_app)",
+    },
   },
   ASecretRotationOfTheAdminInTheAppsSecretHoldsTheSwitch: {
     facts: facts({ connectionPasswordRotated: true }),
@@ -112,24 +131,23 @@ describe("roleStage", () => {
 });
 
 describe("applicationRoleName", () => {
-  const names: Record<string, { name: string; want: ReturnType<typeof applicationRoleName> }> = {
-    Plain: { name: "orders", want: { ok: true, value: "orders_app" } },
-    DashesAndDotsBecomeUnderscores: { name: "orders-api.v2", want: { ok: true, value: "orders_api_v2_app" } },
-    ExactlySixtyThree: { name: "a".repeat(59), want: { ok: true, value: `${"a".repeat(59)}_app` } },
-    TooLong: {
-      name: "a".repeat(60),
-      want: { ok: false, message: `metadata.name: the application role "${"a".repeat(60)}_app" would be 64 characters; PostgreSQL allows 63: choose a shorter name` },
-    },
-    ReservedPg: {
-      name: "pg-orders",
-      want: { ok: false, message: 'metadata.name: the application role "pg_orders_app" would start with pg_, which PostgreSQL and Azure reserve for their own roles: choose another name' },
-    },
-    ReservedAzure: {
-      name: "azure-orders",
-      want: { ok: false, message: 'metadata.name: the application role "azure_orders_app" would start with azure_, which PostgreSQL and Azure reserve for their own roles: choose another name' },
-    },
+  const names: Record<string, { name: string; want: string }> = {
+    Plain: { name: "orders", want: "orders_app" },
+    DashesAndDotsBecomeUnderscores: { name: "orders-api.v2", want: "orders_api_v2_app" },
+    ExactlySixtyThree: { name: "a".repeat(59), want: `${"a".repeat(59)}_app` },
+    // Cut, and told apart from every other long name by a hash of the whole name.
+    TooLong: { name: `${"a".repeat(59)}-x`, want: `${"a".repeat(52)}_649edb_app` },
+    TooLongTheOtherOne: { name: `${"a".repeat(59)}-y`, want: `${"a".repeat(52)}_465c87_app` },
+    ReservedByPostgreSQL: { name: "pg-orders", want: "app_pg_orders_app" },
+    ReservedByAzure: { name: "azure-orders", want: "app_azure_orders_app" },
   };
-  for (const [name, t] of Object.entries(names)) it(name, () => expect(applicationRoleName(t.name)).toEqual(t.want));
+  for (const [name, t] of Object.entries(names)) {
+    it(name, () => {
+      const got = applicationRoleName(t.name);
+      expect(got).toBe(t.want);
+      expect(got.length).toBeLessThanOrEqual(63);
+    });
+  }
 });
 
 // ---- the whole response at each stage ---------------------------------------------------------------------
@@ -165,13 +183,15 @@ function providerConfigOn(secretName: string): Json {
   const spec = SQL_PROVIDER_CONFIG.spec;
   return { ...SQL_PROVIDER_CONFIG, spec: { ...spec, credentials: { ...spec.credentials, connectionSecretRef: { name: secretName } } } };
 }
-function role(passwordFrom: { name: string; key: string }): Json {
+/** The role; `synced`: provider-sql has not reported it ready, so it also sets the password of a role that exists. */
+function role(passwordFrom: { name: string; key: string }, synced = false): Json {
   return {
     apiVersion: SQL_API,
     kind: "Role",
     metadata: { namespace: "team-payments", labels: LABELS, annotations: { "crossplane.io/external-name": "orders_app" } },
     spec: {
       ...ENVELOPE,
+      ...(synced ? { writeConnectionSecretToRef: { name: "orders-db-role" } } : {}),
       forProvider: {
         passwordSecretRef: passwordFrom,
         privileges: { bypassRls: false, createDb: false, createRole: false, inherit: true, login: true, replication: false, superUser: false },
@@ -185,10 +205,10 @@ const SCHEMA_GRANT = grant({ database: "orders", privileges: ["CREATE", "USAGE"]
 const FROM_APP_SECRET = { name: "orders-db", key: "password" };
 const FROM_STAGED = { name: "orders-db-admin", key: "application-password" };
 
-/** The role and its grants, composed with these readinesses. */
-function roleAndGrants(passwordFrom: { name: string; key: string }, ready: Ready) {
+/** The role and its grants, composed with these readinesses; `synced` while the role is not ready yet. */
+function roleAndGrants(passwordFrom: { name: string; key: string }, ready: Ready, synced = false) {
   return {
-    "application-role": composed(role(passwordFrom), ready),
+    "application-role": composed(role(passwordFrom, synced), ready),
     "grant-orders": composed(DATABASE_GRANT, ready),
     "grant-orders-public-schema": composed(SCHEMA_GRANT, ready),
   };
@@ -204,6 +224,13 @@ function roleAndGrantsObserved(passwordFrom: { name: string; key: string }) {
 
 const LOOKUPS = { extraResources: {}, schemas: {}, resources: { ...LOOKUP.resources, "admin-secret": { apiVersion: "v1", kind: "Secret", matchName: "orders-db-admin", namespace: "team-payments" } } };
 const ADMIN_LOOKUP = { extraResources: {}, schemas: {}, resources: { "admin-secret": LOOKUPS.resources["admin-secret"] } };
+/** While an existing Database is staged: the Secret provider-sql writes the role's password to when it sets it. */
+const ROLE_SYNC = { "role-sync-secret": { apiVersion: "v1", kind: "Secret", matchName: "orders-db-role", namespace: "team-payments" } };
+const SYNC_LOOKUP = { extraResources: {}, schemas: {}, resources: ROLE_SYNC };
+/** provider-sql's record of the password it set on the role. */
+const synced = (password: string) => ({
+  "role-sync-secret": { items: [{ resource: { apiVersion: "v1", kind: "Secret", metadata: { name: "orders-db-role", namespace: "team-payments" }, data: { password: Buffer.from(password).toString("base64") } }, connectionDetails: {}, ready: Ready.READY_UNSPECIFIED }] },
+});
 const NOTHING_FOUND = { "connection-secret": { items: [] }, "admin-secret": { items: [] } };
 const result = (reason: string, message: string) => ({ severity: Severity.SEVERITY_NORMAL, reason, message, target: Target.TARGET_COMPOSITE });
 const MOVING = (waitingFor: string) =>
@@ -302,7 +329,7 @@ const cases: Record<string, { req: RunFunctionRequest; deps?: ReturnType<typeof 
         ...existingComposed,
         server: composed(serverReadingFrom("orders-db-admin"), READY),
         "sql-provider-config": composed(providerConfigOn("orders-db-admin"), READY),
-        ...roleAndGrants(FROM_APP_SECRET, NOT_READY),
+        ...roleAndGrants(FROM_APP_SECRET, NOT_READY, true),
         "connection-secret": composed(appSecret(APP_PASSWORD), READY),
         "admin-secret": composed(adminSecret(ADMIN_PASSWORD), READY),
       },
@@ -324,7 +351,7 @@ const cases: Record<string, { req: RunFunctionRequest; deps?: ReturnType<typeof 
         "admin-secret": composed(adminSecret("Observed-Passw0rd", APP_PASSWORD), READY),
       },
       status: FQDN,
-      requirements: ADMIN_LOOKUP,
+      requirements: { ...ADMIN_LOOKUP, resources: { ...ADMIN_LOOKUP.resources, ...ROLE_SYNC } },
       results: [MOVING("the admin Secret")],
       conditions: [READY_CONDITION, APPLIED],
     }),
@@ -335,10 +362,11 @@ const cases: Record<string, { req: RunFunctionRequest; deps?: ReturnType<typeof 
       resources: {
         ...existingComposed,
         "sql-provider-config": composed(providerConfigOn("orders-db-admin"), READY),
-        ...roleAndGrants(FROM_STAGED, READY),
+        ...roleAndGrants(FROM_STAGED, READY, true),
         "admin-secret": composed(adminSecret("Observed-Passw0rd", "Staged-App-Passw0rd"), READY),
       },
       status: FQDN,
+      requirements: SYNC_LOOKUP,
       results: [MOVING("role orders_app and its grants")],
       conditions: [READY_CONDITION, APPLIED],
     }),
@@ -353,22 +381,47 @@ const cases: Record<string, { req: RunFunctionRequest; deps?: ReturnType<typeof 
         "sql-provider-config": providerConfigOn("orders-db-admin"),
         ...roleAndGrantsObserved(FROM_STAGED),
       },
+      required: synced("Staged-App-Passw0rd"),
     }),
     want: response({
       resources: {
         ...existingComposed,
         "connection-secret": composed(without(secret({ password: "Observed-Passw0rd" }), "password", "uri"), READY),
         "sql-provider-config": composed(providerConfigOn("orders-db-admin"), READY),
-        ...roleAndGrants(FROM_STAGED, READY),
+        ...roleAndGrants(FROM_STAGED, READY, true),
         "admin-secret": composed(adminSecret("Observed-Passw0rd", "Staged-App-Passw0rd"), READY),
       },
       status: FQDN,
-      requirements: { extraResources: {}, schemas: {}, resources: { "secret-rotation": { apiVersion: "azplatform.io/v1alpha1", kind: "SecretRotation", matchName: "orders-pw", namespace: "team-payments" } } },
+      requirements: {
+        extraResources: {},
+        schemas: {},
+        resources: { "secret-rotation": { apiVersion: "azplatform.io/v1alpha1", kind: "SecretRotation", matchName: "orders-pw", namespace: "team-payments" }, ...ROLE_SYNC },
+      },
       results: [MOVING("the SecretRotation of the admin password in the connection Secret to be deleted")],
       conditions: [READY_CONDITION, APPLIED],
     }),
   },
-  OnceTheRoleIsReadyAppsSwitchToItAndTheServerToTheAdminSecret: {
+  OnceTheRoleIsReadyAndTheTeamSaysSoAppsSwitchToItAndTheServerToTheAdminSecret: {
+    req: request({
+      xr: db({}, { annotations: { "azplatform.io/application-role": "switch" } }),
+      input: ROLE_ON,
+      observed: {
+        ...existing,
+        "admin-secret": adminSecret("Observed-Passw0rd", "Staged-App-Passw0rd"),
+        "sql-provider-config": providerConfigOn("orders-db-admin"),
+        ...roleAndGrantsObserved(FROM_STAGED),
+      },
+      required: synced("Staged-App-Passw0rd"),
+    }),
+    want: response({
+      resources: { ...switchedComposed, server: composed(serverReadingFrom("orders-db-admin"), READY) },
+      status: { ...FQDN, ...ROLE_STATUS },
+      requirements: SYNC_LOOKUP,
+      results: [result("ApplicationRoleSwitched", "Secret orders-db now holds role orders_app; the server admin's credentials are in Secret orders-db-admin")],
+      conditions: [READY_CONDITION, APPLIED],
+    }),
+  },
+  TheSwitchWaitsForTheTeamToSaySo: {
     req: request({
       input: ROLE_ON,
       observed: {
@@ -377,11 +430,71 @@ const cases: Record<string, { req: RunFunctionRequest; deps?: ReturnType<typeof 
         "sql-provider-config": providerConfigOn("orders-db-admin"),
         ...roleAndGrantsObserved(FROM_STAGED),
       },
+      required: synced("Staged-App-Passw0rd"),
     }),
     want: response({
-      resources: { ...switchedComposed, server: composed(serverReadingFrom("orders-db-admin"), READY) },
+      resources: {
+        ...existingComposed,
+        "sql-provider-config": composed(providerConfigOn("orders-db-admin"), READY),
+        ...roleAndGrants(FROM_STAGED, READY, true),
+        "admin-secret": composed(adminSecret("Observed-Passw0rd", "Staged-App-Passw0rd"), READY),
+      },
+      status: FQDN,
+      requirements: SYNC_LOOKUP,
+      results: [
+        MOVING(
+          "the Database's annotation azplatform.io/application-role: switch, to be set once role orders_app may use the tables and sequences that exist " +
+            "(as the admin, in each database: GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA public TO orders_app; " +
+            "GRANT USAGE, SELECT, UPDATE ON ALL SEQUENCES IN SCHEMA public TO orders_app)",
+        ),
+      ],
+      conditions: [READY_CONDITION, APPLIED],
+    }),
+  },
+  // An alternating SecretRotation of the role was deleted while apps read its _clone: the keys come back as they are.
+  AppsReadingTheRolesCloneKeepItWhenTheRotationIsGone: {
+    req: request({
+      input: ROLE_ON,
+      observed: { ...switched, "connection-secret": markedBy(secret({ password: "Clone-Passw0rd", login: "orders_app_clone" }), "orders-app-pw") },
+      required: { "secret-rotation": { items: [] } },
+    }),
+    want: response({
+      resources: { ...switchedComposed, "connection-secret": composed(secret({ password: "Clone-Passw0rd", login: "orders_app_clone" }), READY) },
       status: { ...FQDN, ...ROLE_STATUS },
-      results: [result("ApplicationRoleSwitched", "Secret orders-db now holds role orders_app; the server admin's credentials are in Secret orders-db-admin")],
+      requirements: { extraResources: {}, schemas: {}, resources: { "secret-rotation": { apiVersion: "azplatform.io/v1alpha1", kind: "SecretRotation", matchName: "orders-app-pw", namespace: "team-payments" } } },
+      results: [result("RotationRemoved", "SecretRotation orders-app-pw no longer exists; the Database applies password, uri of Secret orders-db again, as they are")],
+      conditions: [READY_CONDITION, APPLIED],
+    }),
+  },
+  // The role reported not ready again while apps read its _clone: provider-sql must not set the clone's password on it.
+  ARoleNotReadyWhileAppsReadItsCloneIsNotSynced: {
+    req: request({
+      input: ROLE_ON,
+      observed: { ...switched, "connection-secret": secret({ password: "Clone-Passw0rd", login: "orders_app_clone" }), "application-role": role(FROM_APP_SECRET) },
+    }),
+    want: response({
+      resources: { ...switchedComposed, "connection-secret": composed(secret({ password: "Clone-Passw0rd", login: "orders_app_clone" }), READY), "application-role": composed(role(FROM_APP_SECRET), NOT_READY) },
+      status: { ...FQDN, ...ROLE_STATUS },
+      conditions: [cond("DatabaseReady", false, "Creating", "waiting for Role orders_app: not ready"), APPLIED],
+    }),
+  },
+  // Someone else's Secret under the admin Secret's name: an existing Database keeps working as before, and says why.
+  AnExistingDatabaseWhoseAdminSecretNameIsTakenKeepsTheAdmin: {
+    req: request({
+      input: ROLE_ON,
+      observed: existing,
+      required: { "admin-secret": { items: [{ resource: { apiVersion: "v1", kind: "Secret", metadata: { name: "orders-db-admin", namespace: "team-payments" } }, connectionDetails: {}, ready: Ready.READY_UNSPECIFIED }] } },
+    }),
+    want: response({
+      resources: existingComposed,
+      status: FQDN,
+      requirements: ADMIN_LOOKUP,
+      results: [
+        warning(
+          "Secret orders-db-admin already exists in namespace team-payments and does not belong to this Database, so its admin cannot move there and apps keep connecting as the admin; rename or delete that Secret",
+          "ApplicationRoleUnavailable",
+        ),
+      ],
       conditions: [READY_CONDITION, APPLIED],
     }),
   },
@@ -455,12 +568,5 @@ describe("the Database function with an application role", () => {
       ),
     ]);
     expect(rsp.desired).toEqual(req.desired);
-  });
-
-  it("refuses a Database whose role would not be a PostgreSQL role it may create", () => {
-    const rsp = runDatabase(request({ xr: db({}, { name: "pg-orders" }), input: ROLE_ON }));
-    expect(rsp.results).toEqual([
-      fatal("InvalidName", 'metadata.name: the application role "pg_orders_app" would start with pg_, which PostgreSQL and Azure reserve for their own roles: choose another name'),
-    ]);
   });
 });

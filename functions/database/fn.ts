@@ -8,11 +8,22 @@ import { alertsRefusals, monitoring } from "./alerts.ts";
 import { entraAdministrator, entraPlan, entraRefusals, observedAdministrators } from "./entra.ts";
 import { adoptionPlan, restorePlan, restoreRequirement } from "./restore.ts";
 import { SECRET_KEY, composedSecret, plannedSecrets } from "./secrets.ts";
-import { STAGED_PASSWORD_KEY, adminSecretNameFor, applicationRole, applicationRoleName, databaseGrant, publicSchemaGrant, roleStage } from "./app-role.ts";
+import {
+  STAGED_PASSWORD_KEY,
+  SWITCH_ANNOTATION,
+  SWITCH_VALUE,
+  adminSecretNameFor,
+  applicationRole,
+  roleSyncSecretNameFor,
+  applicationRoleName,
+  databaseGrant,
+  publicSchemaGrant,
+  roleStage,
+} from "./app-role.ts";
 import { extensionParameters, extensionRefusals, sqlExtension, sqlProviderConfig } from "./extensions.ts";
 import { RESERVED_DATABASES, storageGbForMb, storageMbForGb, storageTier } from "./azure.ts";
 import { serverName, tags } from "./naming.ts";
-import { existsInAzure, isReady, observed, read, secretValue, type Observed } from "./observed.ts";
+import { existsInAzure, isReady, observed, observedFrom, read, secretValue, type Observed } from "./observed.ts";
 import { generatePassword } from "../shared/password.ts";
 import { DatabasePolicy } from "./policy.ts";
 import {
@@ -39,6 +50,8 @@ export const KEY = {
   adminSecret: SECRET_KEY.admin,
   adminRotation: "admin-secret-rotation",
   applicationRole: "application-role",
+  /** The Secret provider-sql writes the role's password to while it syncs it (looked up, never composed). */
+  roleSync: "role-sync-secret",
   databaseGrant: (database: string) => `grant-${database}`,
   schemaGrant: (database: string) => `grant-${database}-public-schema`,
   parameter: (name: string) => `parameter-${name}`,
@@ -82,6 +95,12 @@ export function runDatabase(req: RunFunctionRequest, deps: DatabaseDeps = DEFAUL
   const adopting = adoption.kind === "Adopt" ? adoption : undefined;
   // What Azure reports of an adopted server once the provider found it: its create-only fields stay as they are.
   const azureHas = adopting?.phase === "Manage" ? adopting.current : {};
+  if (adopting?.phase === "Manage" && azureHas.delegatedSubnetId === undefined) {
+    const message =
+      `adopt["${xr.metadata.namespace}/${xr.metadata.name}"]: server ${adopting.externalName} has no delegated subnet: it takes connections from public networks, ` +
+      "and the DBA policy's servers are private (network.delegatedSubnetId), which Azure cannot change on an existing server; it cannot be adopted";
+    return fatalResponse(req, "AdoptionRefused", message);
+  }
 
   // A point-in-time restore of another Database of this namespace (restore.ts): looked up, checked, then create-only.
   const restoreLookup = restoreRequirement(xr);
@@ -204,14 +223,14 @@ export function runDatabase(req: RunFunctionRequest, deps: DatabaseDeps = DEFAUL
     skuName: size.skuName,
     version: finalVersion,
     storageMb,
-    storageTier: storageTier(storageMb, read.str(was.storageTier)),
+    storageTier: storageTier(storageMb, azureHas.storageTier ?? read.str(was.storageTier)),
     autoGrow: policy.storage.autoGrow,
     backupRetentionDays: policy.backup.retentionDays,
     geoRedundantBackup: geo,
     highAvailabilityMode: haMode,
     zone: policy.zone,
     delegatedSubnetId: subnet,
-    privateDnsZoneId: policy.network.privateDnsZoneId,
+    privateDnsZoneId: keep("policy network.privateDnsZoneId", policy.network.privateDnsZoneId, azureHas.privateDnsZoneId, "Azure cannot move a server to another private DNS zone"),
     administratorLogin: login,
     passwordAdmin: entra.passwordAdmin,
     authentication: entra.authentication,
@@ -250,14 +269,29 @@ export function runDatabase(req: RunFunctionRequest, deps: DatabaseDeps = DEFAUL
   // holds no password, is a new one generated; a reset of a password in use is reported as one.
   const connection = composedSecret(req, { key: KEY.secret, rotationKey: KEY.rotation, name: plan.secretName, namespace: plan.namespace, lookUp: true });
   const connectionNow = { exists: connection.current.exists, username: secretValue(connection.current, "username"), password: secretValue(connection.current, "password") };
-  const roleName = applicationRoleName(xr.metadata.name);
-  const appRoleName = roleName.ok ? roleName.value : "";
-  const wanted = policy.applicationRole.enabled && plan.passwordAdmin && plan.authentication.passwordAuthEnabled;
+  const appRoleName = applicationRoleName(xr.metadata.name);
+  const policyWantsRole = policy.applicationRole.enabled && plan.passwordAdmin && plan.authentication.passwordAuthEnabled;
   const adminSecretName = adminSecretNameFor(plan.secretName);
   // With the role off, the admin Secret matters only to a Database whose apps already read someone else than the admin.
-  const adminLookUp = wanted || (plan.passwordAdmin && connectionNow.username !== undefined && connectionNow.username !== plan.administratorLogin);
+  const adminLookUp = policyWantsRole || (plan.passwordAdmin && connectionNow.username !== undefined && connectionNow.username !== plan.administratorLogin);
   const adminSecret = composedSecret(req, { key: KEY.adminSecret, rotationKey: KEY.adminRotation, name: adminSecretName, namespace: plan.namespace, lookUp: adminLookUp });
+  // Someone else's Secret under the admin Secret's name: a new Database is refused (below), an existing one keeps
+  // working without the role, and says why.
+  const adminTaken = adminSecret.taken(xr.metadata);
+  const wanted = policyWantsRole && !(adminTaken && created);
+  if (policyWantsRole && adminTaken && created) {
+    results.push(
+      result(
+        "Warning",
+        "ApplicationRoleUnavailable",
+        `Secret ${adminSecretName} already exists in namespace ${plan.namespace} and does not belong to this Database, so its admin cannot move there and apps keep connecting as the admin; rename or delete that Secret`,
+      ),
+    );
+  }
   const role = observed(req, KEY.applicationRole);
+  // What provider-sql wrote when it last set the role's password (asked for while an existing Database is staged).
+  const roleSyncName = roleSyncSecretNameFor(plan.secretName);
+  const roleSynced = observedFrom(req.requiredResources?.[KEY.roleSync]?.items[0]?.resource);
   const grantKeys = allDatabases.flatMap((d) => [KEY.databaseGrant(d), KEY.schemaGrant(d)]);
   const stage = roleStage({
     wanted,
@@ -268,7 +302,9 @@ export function runDatabase(req: RunFunctionRequest, deps: DatabaseDeps = DEFAUL
     connectionPasswordRotated: connection.heldKeys.includes("password"),
     adminSecret: { exists: adminSecret.current.exists, password: secretValue(adminSecret.current, "password"), stagedPassword: secretValue(adminSecret.current, STAGED_PASSWORD_KEY) },
     role: { exists: role.exists, ready: isReady(role) },
+    roleSyncedPassword: secretValue(roleSynced, "password"),
     grantsReady: grantKeys.every((k) => isReady(observed(req, k))),
+    switchApproved: xr.metadata.annotations[SWITCH_ANNOTATION] === SWITCH_VALUE,
   });
   const split = stage.kind === "Split";
   plan.adminPasswordSecretName = split ? adminSecretName : plan.secretName;
@@ -322,7 +358,11 @@ export function runDatabase(req: RunFunctionRequest, deps: DatabaseDeps = DEFAUL
     const staging = stage.kind === "Migrating";
     const ready = (o: Observed) => staging || isReady(o);
     const passwordFrom = split ? { name: plan.secretName, key: "password" } : { name: adminSecretName, key: STAGED_PASSWORD_KEY };
-    compose(KEY.applicationRole, `Role ${appRoleName}`, applicationRole(plan, providerConfigName, appRoleName, passwordFrom), ready(role), !staging);
+    // While staged, and until a new Database's role is ready, provider-sql also sets the password of a role that exists
+    // already; never while apps read the role's _clone (an alternating SecretRotation's), whose password is not the role's.
+    const readsClone = connectionNow.username === `${appRoleName}_clone`;
+    const syncTo = staging || (!isReady(role) && !readsClone) ? roleSyncName : undefined;
+    compose(KEY.applicationRole, `Role ${appRoleName}`, applicationRole(plan, providerConfigName, appRoleName, passwordFrom, syncTo), ready(role), !staging);
     for (const d of allDatabases) {
       const onDatabase = observed(req, KEY.databaseGrant(d));
       const onSchema = observed(req, KEY.schemaGrant(d));
@@ -346,14 +386,18 @@ export function runDatabase(req: RunFunctionRequest, deps: DatabaseDeps = DEFAUL
   }
 
 
-  const lookups = { ...connection.lookups, ...adminSecret.lookups, ...restoreLookup };
+  // Asked also in the response that switches, so that the calls of one reconcile ask the same (Crossplane calls until
+  // two in a row do).
+  const staged = stage.kind === "Migrating" || (stage.kind === "Split" && stage.switching);
+  const roleSyncLookup = staged ? { [KEY.roleSync]: { apiVersion: "v1", kind: "Secret", matchName: roleSyncName, namespace: plan.namespace } } : {};
+  const lookups = { ...connection.lookups, ...adminSecret.lookups, ...roleSyncLookup, ...restoreLookup };
   // Asked on every call while needed, so the requirements repeat and Crossplane stops calling.
   const requirements: RunFunctionResponse["requirements"] = Object.keys(lookups).length > 0 ? { extraResources: {}, schemas: {}, resources: lookups } : undefined;
   for (const [s, name] of [[connection, plan.secretName], [adminSecret, adminSecretName]] as const) {
     if (s.rotationGone) {
       results.push(result("Normal", "RotationRemoved", `SecretRotation ${s.rotatedBy} no longer exists; the Database applies ${s.markedKeys.join(", ")} of Secret ${name} again, as they are`));
     }
-    if (s.taken(xr.metadata)) {
+    if (s.taken(xr.metadata) && !(s === adminSecret && created)) {
       const field = name === plan.secretName ? "spec.connectionSecretName" : "spec.connectionSecretName (its admin Secret)";
       return fatalResponse(
         req,
@@ -514,8 +558,6 @@ export function policyRefusals(policy: DatabasePolicy, xr: DatabaseXR, server: O
   }
   const name = serverName(policy, xr);
   if (!name.ok) out.push({ reason: "InvalidName", message: name.message });
-  const role = applicationRoleName(xr.metadata.name);
-  if (policy.applicationRole.enabled && !role.ok) out.push({ reason: "InvalidName", message: role.message });
   out.push(...extensionRefusals(policy.extensions, spec.extensions ?? []));
   out.push(...entraRefusals(policy.authentication, xr.metadata.namespace, spec.extensions ?? []));
   out.push(...alertsRefusals(policy.alerts, xr.metadata.namespace));

@@ -418,6 +418,8 @@ export interface AdoptedServer {
   storageMb?: number;
   geoRedundantBackupEnabled?: boolean;
   delegatedSubnetId?: string;
+  privateDnsZoneId?: string;
+  storageTier?: string;
   highAvailabilityMode?: string;
 }
 
@@ -494,6 +496,8 @@ function azureFacts(at: Record<string, unknown>): AdoptedServer {
     storageMb: read.num(at.storageMb),
     geoRedundantBackupEnabled: read.bool(at.geoRedundantBackupEnabled),
     delegatedSubnetId: read.str(at.delegatedSubnetId),
+    privateDnsZoneId: read.str(at.privateDnsZoneId),
+    storageTier: read.str(at.storageTier),
     highAvailabilityMode: read.str(read.obj(at.highAvailability).mode),
   };
 }

@@ -126,9 +126,12 @@ export function plannedSecrets(o: SecretsInput): { secrets: PlannedSecret[]; war
           `the connection Secret ${plan.secretName} ${gone(connection)} while role ${roleName} exists; it holds a new password, which provider-sql does not set on an existing role: ` +
             `a SecretRotation of postgresRole ${roleName} (databaseRef ${o.databaseName}) sets it`,
         );
+    // An alternating SecretRotation of the role hands apps its _clone half of the time: kept as the Secret holds it.
+    const seen = secretValue(connection.current, "username");
+    const user = !stage.switching && seen === `${roleName}_clone` ? seen : roleName;
     return {
       secrets: [
-        { key: SECRET_KEY.connection, name: plan.secretName, state: connection, data: login(roleName, app) },
+        { key: SECRET_KEY.connection, name: plan.secretName, state: connection, data: login(user, app) },
         { key: SECRET_KEY.admin, name: adminSecretName, state: adminSecret, data: login(plan.administratorLogin, admin, adminSecretName) },
       ],
       warnings,

@@ -387,9 +387,10 @@ async function checkServerIsOurs(input: EngineInput, server: { resourceGroupName
   const tags = await input.ports.flexibleServer.serverTags(resourceGroupName, serverName, signal);
   const owner = Object.entries(tags).find(([k]) => k.toLowerCase() === NAMESPACE_TAG)?.[1];
   if (owner === input.namespace) return;
-  const found = owner === undefined ? "has no Azure tag " + NAMESPACE_TAG : `carries Azure tag ${NAMESPACE_TAG}=${owner}`;
+  // Which other namespace it is, the message does not say.
+  const found = owner === undefined ? `has no Azure tag ${NAMESPACE_TAG}` : `carries another namespace's Azure tag ${NAMESPACE_TAG}`;
   throw new Error(
-    `Flexible Server ${resourceGroupName}/${serverName} ${found}, not namespace ${input.namespace}: a SecretRotation changes the admin only of a server a Database of its own namespace made (a Database tags its server on its next reconcile); nothing was changed`,
+    `Flexible Server ${resourceGroupName}/${serverName} ${found}, not ${input.namespace}: a SecretRotation changes the admin only of a server a Database of its own namespace made (a Database tags its server on its next reconcile); nothing was changed`,
   );
 }
 

@@ -479,10 +479,10 @@ describe("the tenant boundary: a SecretRotation reaches only what its namespace 
   const statusNamesAnotherServer: Record<string, { tags?: Record<string, string>; found: string }> = {
     ServerTaggedWithAnotherNamespace: {
       tags: { team: "marketing", "azplatform-namespace": "team-payments" },
-      found: "carries Azure tag azplatform-namespace=team-payments, not namespace team-marketing",
+      found: "carries another namespace's Azure tag azplatform-namespace, not team-marketing",
     },
-    ServerTaggedInAnotherCase: { tags: { "AzPlatform-Namespace": "team-payments" }, found: "carries Azure tag azplatform-namespace=team-payments, not namespace team-marketing" },
-    ServerWithoutTheTag: { tags: { team: "marketing" }, found: "has no Azure tag azplatform-namespace, not namespace team-marketing" },
+    ServerTaggedInAnotherCase: { tags: { "AzPlatform-Namespace": "team-payments" }, found: "carries another namespace's Azure tag azplatform-namespace, not team-marketing" },
+    ServerWithoutTheTag: { tags: { team: "marketing" }, found: "has no Azure tag azplatform-namespace, not team-marketing" },
     ServerThatDoesNotExist: { found: "" },
   };
   for (const [name, t] of Object.entries(statusNamesAnotherServer)) {

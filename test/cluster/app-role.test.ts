@@ -3,7 +3,7 @@
 // provider-sql as it behaves: it connects with the ProviderConfig's admin Secret, creates the Role once, with the
 // password its passwordSecretRef holds then, and runs each Grant's statements. All along, a reader that plays the
 // app checks that every value the Secret apps read ever holds logs in.
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { startPostgres, type TestPostgres } from "../support/postgres.ts";
 import { cluster, conditionOf, eventually } from "./context.ts";
 import type { Obj } from "./kube.ts";
@@ -52,15 +52,29 @@ async function provideSql(): Promise<void> {
     if (o.kind === "Role") {
       const name = o.metadata.annotations["crossplane.io/external-name"];
       const exists = (await pg.query("SELECT 1 FROM pg_roles WHERE rolname = $1", [name])).rowCount === 1;
-      if (!exists) {
-        const from = await admin.get(secretRef(p.passwordSecretRef.name));
-        const password = decode(from.data?.[p.passwordSecretRef.key]);
-        if (password === "") continue; // provider-sql would generate one; the function never lets it come to that
+      const from = await admin.get(secretRef(p.passwordSecretRef.name));
+      const password = decode(from.data?.[p.passwordSecretRef.key]);
+      if (password === "") continue; // provider-sql would generate one; the function never lets it come to that
+      const literal = `'${password.replaceAll("'", "''")}'`;
+      // It creates a role with the password, and sets the password of one that exists only while the Role has a
+      // connection Secret to write (getPassword, pkg/controller/namespaced/postgresql/role).
+      const statement = !exists
+        ? `CREATE ROLE "${name}" LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE NOREPLICATION NOBYPASSRLS INHERIT PASSWORD ${literal}`
+        : o.spec.writeConnectionSecretToRef !== undefined
+          ? `ALTER ROLE "${name}" PASSWORD ${literal}`
+          : undefined;
+      if (statement !== undefined) {
         const session = await pg.connect(adminCredentials.user, adminCredentials.password);
         try {
-          await session.query(`CREATE ROLE "${name}" LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE NOREPLICATION NOBYPASSRLS INHERIT PASSWORD '${password.replaceAll("'", "''")}'`);
+          await session.query(statement);
         } finally {
           await session.end();
+        }
+        // And publishes the connection details of the role it set, where the Role asks for them.
+        const to = o.spec.writeConnectionSecretToRef?.name as string | undefined;
+        if (to !== undefined) {
+          const data = { username: name, password, endpoint: "127.0.0.1", port: "5432" };
+          await admin.apply({ apiVersion: "v1", kind: "Secret", metadata: { name: to, namespace: NS }, type: "connection.crossplane.io/v1alpha1", stringData: data }, { fieldManager: "provider-sql", force: true });
         }
       }
     } else {
@@ -107,6 +121,27 @@ afterAll(async () => {
   await pg?.stop();
 });
 
+/** The app: reads the Secret over and over while `reading`, and logs in with what it finds; stopped after each test. */
+const app = { seen: [] as Array<{ user: string; ok: boolean }>, reading: false, done: Promise.resolve() };
+function startApp(): void {
+  app.reading = true;
+  app.done = (async () => {
+    while (app.reading) {
+      const c = await credentialsIn("books-db");
+      app.seen.push({ user: c.user, ok: await pg.canLogin(c.user, c.password) });
+      await new Promise((resolve) => setTimeout(resolve, 100));
+    }
+  })();
+}
+async function stopApp(): Promise<void> {
+  app.reading = false;
+  await app.done;
+}
+afterEach(async () => {
+  app.reading = false;
+  await app.done.catch(() => undefined);
+});
+
 describe("a Database made before the application role", () => {
   it("apps read the admin, as before", async () => {
     const apps = await credentialsIn("books-db");
@@ -116,22 +151,33 @@ describe("a Database made before the application role", () => {
   });
 
   it("moves over to the role once the DBA policy turns it on: at every moment the Secret apps read logs in", async () => {
-    // The app: reads the Secret over and over, and logs in with what it finds.
-    const seen: Array<{ user: string; ok: boolean }> = [];
-    let reading = true;
-    const app = (async () => {
-      while (reading) {
-        const c = await credentialsIn("books-db");
-        seen.push({ user: c.user, ok: await pg.canLogin(c.user, c.password) });
-        await new Promise((resolve) => setTimeout(resolve, 100));
-      }
-    })();
+    startApp();
 
+    // A role of that name is left in the server from before (a Database deleted and made again), with another
+    // password: the role must take the one staged for it.
+    await pg.query("CREATE ROLE books_app LOGIN PASSWORD 'left-from-before-Passw0rd'");
+    await pg.query("GRANT books_app TO pgadmin WITH ADMIN OPTION");
     await admin.apply(await compositionBeforeRoles(true), { fieldManager: "dba-team" });
     // Core picks the new revision on its next reconcile of the Database; a touch makes that now.
     await admin.mergePatch(XR, { metadata: { annotations: { "azplatform.io/touched": new Date().toISOString() } } });
-    // The stages, as they are seen from outside: the role's password staged in the admin Secret, then the switch.
+    // The stages, as they are seen from outside: the role's password staged in the admin Secret, the role and its
+    // grants made, then the Database waiting for its team (the admin owns the tables apps use now).
     let staged = false;
+    await waitFor("the role, its grants and provider-sql's record of the staged password", async () => {
+      const adminSecret = await admin.find(secretRef("books-db-admin"));
+      const stagedPassword = adminSecret?.data?.["application-password"];
+      if (stagedPassword !== undefined) staged = true;
+      await provideSql();
+      const c = await composedOf(admin, NS, XR.name);
+      const sqlReady = Object.values(c).filter((o) => o.kind === "Role" || o.kind === "Grant");
+      const synced = await admin.find(secretRef("books-db-role"));
+      const ready = sqlReady.length === 3 && sqlReady.every((o) => conditionOf(o, "Ready")?.status === "True");
+      return ready && stagedPassword !== undefined && synced?.data?.password === stagedPassword ? true : undefined;
+    }, 120_000);
+    // Everything is made, but the admin owns the tables apps use: without the team's word, apps stay on the admin.
+    await new Promise((resolve) => setTimeout(resolve, 5_000));
+    expect((await credentialsIn("books-db")).user).toBe("pgadmin");
+    await admin.mergePatch(XR, { metadata: { annotations: { "azplatform.io/application-role": "switch" } } });
     const switched = await waitFor("apps reading the role", async () => {
       const adminSecret = await admin.find(secretRef("books-db-admin"));
       if (adminSecret?.data?.["application-password"] !== undefined) staged = true;
@@ -143,11 +189,12 @@ describe("a Database made before the application role", () => {
     const xr = await eventually(admin, XR, "Ready with the role", (o) => conditionOf(o, "Ready")?.status === "True" && o.status?.applicationRole === "books_app", 90_000);
     // A few more reads after the switch.
     await new Promise((resolve) => setTimeout(resolve, 1_000));
-    reading = false;
-    await app;
+    await stopApp();
 
-    expect(seen.filter((s) => !s.ok)).toEqual([]);
-    expect([...new Set(seen.map((s) => s.user))]).toEqual(["pgadmin", "books_app"]);
+    // Enough reads on both sides of the switch that a moment with a refused value would have been seen.
+    expect(app.seen.length).toBeGreaterThan(20);
+    expect(app.seen.filter((s) => !s.ok)).toEqual([]);
+    expect([...new Set(app.seen.map((s) => s.user))]).toEqual(["pgadmin", "books_app"]);
     expect(xr.status).toMatchObject({ applicationRole: "books_app", adminSecretName: "books-db-admin", connectionSecretName: "books-db" });
 
     // The role apps read logs in and may create its tables in its database; the admin is in its own Secret.

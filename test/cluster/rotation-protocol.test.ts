@@ -500,7 +500,7 @@ describe("SecretRotation over gRPC against the real API server, with real Postgr
 
     expect(status).toMatchObject({ phase: "Failed", currentVersion: 0 });
     expect(status.lastError).toMatch(
-      new RegExp(`^Pending failed: Flexible Server rg-data-prod/${foreign} carries Azure tag azplatform-namespace=team-ledger, not namespace ${NS}: .*; nothing was changed;`),
+      new RegExp(`^Pending failed: Flexible Server rg-data-prod/${foreign} carries another namespace's Azure tag azplatform-namespace, not ${NS}: .*; nothing was changed;`),
     );
     const reads = azure.calls().filter((c) => c.service === "arm" && c.path.endsWith(`/flexibleServers/${foreign}`));
     expect(reads.map((c) => [c.method, c.status])).toEqual([["GET", 200]]);
