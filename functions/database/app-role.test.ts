@@ -535,27 +535,22 @@ const cases: Record<string, { req: RunFunctionRequest; deps?: ReturnType<typeof 
       conditions: [cond("DatabaseReady", false, "Creating", "waiting for Secret orders-db: not created yet"), APPLIED],
     }),
   },
-  AnEntraOnlyPolicyGivesNoRole: {
-    req: request({
-      input: policy({ applicationRole: { enabled: true }, authentication: { mode: "EntraId", tenantId: "11111111-2222-3333-4444-555555555555", groups: { "team-payments": { objectId: "aaaaaaaa-0000-0000-0000-000000000001", principalName: "pg-admins-payments" } } } }),
-      required: { "connection-secret": { items: [] } },
-    }),
-    want: ((): RunFunctionResponse => {
-      const rsp = runDatabase(
-        request({
-          input: policy({ authentication: { mode: "EntraId", tenantId: "11111111-2222-3333-4444-555555555555", groups: { "team-payments": { objectId: "aaaaaaaa-0000-0000-0000-000000000001", principalName: "pg-admins-payments" } } } }),
-          required: { "connection-secret": { items: [] } },
-        }),
-      );
-      return rsp;
-    })(),
-  },
 };
 
 describe("the Database function with an application role", () => {
   for (const [name, t] of Object.entries(cases)) {
     it(name, () => expect(runDatabase(t.req, t.deps ?? passwords())).toEqual(t.want));
   }
+
+  it("gives an Entra-only Database no role and no admin Secret: nothing signs in with a password", () => {
+    const entra = { mode: "EntraId", tenantId: "11111111-2222-3333-4444-555555555555", groups: { "team-payments": { objectId: "aaaaaaaa-0000-0000-0000-000000000001", principalName: "pg-admins-payments" } } };
+    const rsp = runDatabase(request({ input: policy({ applicationRole: { enabled: true }, authentication: entra }), required: { "connection-secret": { items: [] } } }), passwords());
+    const resources = rsp.desired?.resources ?? {};
+    expect(Object.keys(resources).filter((k) => k.startsWith("grant-") || ["application-role", "admin-secret", "sql-provider-config"].includes(k))).toEqual([]);
+    const data = (resources["connection-secret"]?.resource as { data: Record<string, string> }).data;
+    expect({ username: Buffer.from(data.username ?? "", "base64").toString(), password: data.password }).toEqual({ username: "pg-admins-payments", password: undefined });
+    expect(rsp.requirements).toEqual(LOOKUP);
+  });
 
   it("never takes over a Secret someone else made under the admin Secret's name", () => {
     const handMade = { apiVersion: "v1", kind: "Secret", metadata: { name: "orders-db-admin", namespace: "team-payments" }, data: { password: "bWluZQ==" } };
