@@ -249,6 +249,20 @@ const existingComposed = {
   "connection-secret": composed(secret({ password: "Observed-Passw0rd" }), READY),
 };
 /** The same Database after the switch: apps read the role, the server its admin Secret. */
+/** That Database staged: its admin Secret with the role's password, and the role and grants made from it. */
+const staged = {
+  ...existing,
+  "admin-secret": adminSecret("Observed-Passw0rd", "Staged-App-Passw0rd"),
+  "sql-provider-config": providerConfigOn("orders-db-admin"),
+  ...roleAndGrantsObserved(FROM_STAGED),
+};
+/** What the function composes for it while apps still read the admin. */
+const stagedComposed = {
+  ...existingComposed,
+  "sql-provider-config": composed(providerConfigOn("orders-db-admin"), READY),
+  ...roleAndGrants(FROM_STAGED, READY, true),
+  "admin-secret": composed(adminSecret("Observed-Passw0rd", "Staged-App-Passw0rd"), READY),
+};
 const switched = {
   ...existing,
   server: observedServer(),
@@ -359,12 +373,7 @@ const cases: Record<string, { req: RunFunctionRequest; deps?: ReturnType<typeof 
   ThenCreatesTheRoleFromTheStagedPasswordWithoutHoldingTheDatabaseBack: {
     req: request({ input: ROLE_ON, observed: { ...existing, "admin-secret": adminSecret("Observed-Passw0rd", "Staged-App-Passw0rd") } }),
     want: response({
-      resources: {
-        ...existingComposed,
-        "sql-provider-config": composed(providerConfigOn("orders-db-admin"), READY),
-        ...roleAndGrants(FROM_STAGED, READY, true),
-        "admin-secret": composed(adminSecret("Observed-Passw0rd", "Staged-App-Passw0rd"), READY),
-      },
+      resources: stagedComposed,
       status: FQDN,
       requirements: SYNC_LOOKUP,
       results: [MOVING("role orders_app and its grants")],
@@ -374,23 +383,11 @@ const cases: Record<string, { req: RunFunctionRequest; deps?: ReturnType<typeof 
   TheSwitchWaitsForTheSecretRotationOfTheAdminInTheAppsSecret: {
     req: request({
       input: ROLE_ON,
-      observed: {
-        ...existing,
-        "connection-secret": markedBy(secret({ password: "Observed-Passw0rd" }), "orders-pw"),
-        "admin-secret": adminSecret("Observed-Passw0rd", "Staged-App-Passw0rd"),
-        "sql-provider-config": providerConfigOn("orders-db-admin"),
-        ...roleAndGrantsObserved(FROM_STAGED),
-      },
+      observed: { ...staged, "connection-secret": markedBy(secret({ password: "Observed-Passw0rd" }), "orders-pw") },
       required: synced("Staged-App-Passw0rd"),
     }),
     want: response({
-      resources: {
-        ...existingComposed,
-        "connection-secret": composed(without(secret({ password: "Observed-Passw0rd" }), "password", "uri"), READY),
-        "sql-provider-config": composed(providerConfigOn("orders-db-admin"), READY),
-        ...roleAndGrants(FROM_STAGED, READY, true),
-        "admin-secret": composed(adminSecret("Observed-Passw0rd", "Staged-App-Passw0rd"), READY),
-      },
+      resources: { ...stagedComposed, "connection-secret": composed(without(secret({ password: "Observed-Passw0rd" }), "password", "uri"), READY) },
       status: FQDN,
       requirements: {
         extraResources: {},
@@ -405,12 +402,7 @@ const cases: Record<string, { req: RunFunctionRequest; deps?: ReturnType<typeof 
     req: request({
       xr: db({}, { annotations: { "azplatform.io/application-role": "switch" } }),
       input: ROLE_ON,
-      observed: {
-        ...existing,
-        "admin-secret": adminSecret("Observed-Passw0rd", "Staged-App-Passw0rd"),
-        "sql-provider-config": providerConfigOn("orders-db-admin"),
-        ...roleAndGrantsObserved(FROM_STAGED),
-      },
+      observed: staged,
       required: synced("Staged-App-Passw0rd"),
     }),
     want: response({
@@ -424,21 +416,11 @@ const cases: Record<string, { req: RunFunctionRequest; deps?: ReturnType<typeof 
   TheSwitchWaitsForTheTeamToSaySo: {
     req: request({
       input: ROLE_ON,
-      observed: {
-        ...existing,
-        "admin-secret": adminSecret("Observed-Passw0rd", "Staged-App-Passw0rd"),
-        "sql-provider-config": providerConfigOn("orders-db-admin"),
-        ...roleAndGrantsObserved(FROM_STAGED),
-      },
+      observed: staged,
       required: synced("Staged-App-Passw0rd"),
     }),
     want: response({
-      resources: {
-        ...existingComposed,
-        "sql-provider-config": composed(providerConfigOn("orders-db-admin"), READY),
-        ...roleAndGrants(FROM_STAGED, READY, true),
-        "admin-secret": composed(adminSecret("Observed-Passw0rd", "Staged-App-Passw0rd"), READY),
-      },
+      resources: stagedComposed,
       status: FQDN,
       requirements: SYNC_LOOKUP,
       results: [

@@ -4,6 +4,7 @@ import { DEFAULT_TTL, condition, fatalResponse, result } from "../shared/results
 import { cachedSafeParse } from "../shared/input-cache.ts";
 import { sortKeys } from "../shared/sort-keys.ts";
 import { describeIssues } from "../shared/zod-errors.ts";
+import { cloneOf } from "../shared/rotation-contract.ts";
 import { alertsRefusals, monitoring } from "./alerts.ts";
 import { entraAdministrator, entraPlan, entraRefusals, observedAdministrators } from "./entra.ts";
 import { adoptionPlan, restorePlan, restoreRequirement } from "./restore.ts";
@@ -360,7 +361,7 @@ export function runDatabase(req: RunFunctionRequest, deps: DatabaseDeps = DEFAUL
     const passwordFrom = split ? { name: plan.secretName, key: "password" } : { name: adminSecretName, key: STAGED_PASSWORD_KEY };
     // While staged, and until a new Database's role is ready, provider-sql also sets the password of a role that exists
     // already; never while apps read the role's _clone (an alternating SecretRotation's), whose password is not the role's.
-    const readsClone = connectionNow.username === `${appRoleName}_clone`;
+    const readsClone = connectionNow.username === cloneOf(appRoleName);
     const syncTo = staging || (!isReady(role) && !readsClone) ? roleSyncName : undefined;
     compose(KEY.applicationRole, `Role ${appRoleName}`, applicationRole(plan, providerConfigName, appRoleName, passwordFrom, syncTo), ready(role), !staging);
     for (const d of allDatabases) {

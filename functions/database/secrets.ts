@@ -2,7 +2,7 @@
 // (app-role.ts). Each is read as it is now (observed, or found by a lookup), and its passwords are generated once and
 // re-emitted from it on every later call; a reset of a password in use is reported as one.
 import type { RunFunctionRequest } from "@crossplane-org/function-sdk-typescript";
-import { ROTATED_BY, ownedKeysOf } from "../shared/rotation-contract.ts";
+import { ROTATED_BY, cloneOf, ownedKeysOf } from "../shared/rotation-contract.ts";
 import { STAGED_PASSWORD_KEY, type RoleStage } from "./app-role.ts";
 import { observed, observedFrom, read, secretValue, type Observed } from "./observed.ts";
 import { connectionSecret, entraConnectionSecret, type ServerPlan } from "./resources.ts";
@@ -128,7 +128,7 @@ export function plannedSecrets(o: SecretsInput): { secrets: PlannedSecret[]; war
         );
     // An alternating SecretRotation of the role hands apps its _clone half of the time: kept as the Secret holds it.
     const seen = secretValue(connection.current, "username");
-    const user = !stage.switching && seen === `${roleName}_clone` ? seen : roleName;
+    const user = !stage.switching && seen === cloneOf(roleName) ? seen : roleName;
     return {
       secrets: [
         { key: SECRET_KEY.connection, name: plan.secretName, state: connection, data: login(user, app) },

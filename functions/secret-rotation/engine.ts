@@ -8,7 +8,7 @@
 // its latest value, rollouts by the version in the pod-template annotation. Each step runs under a deadline that
 // also aborts its requests, and stops when Crossplane cancels the call.
 import { rolloutAnnotation, rolloutValue } from "../shared/consumers.ts";
-import { MANAGED_LABELS, NAMESPACE_TAG, ownedKeysOf } from "../shared/rotation-contract.ts";
+import { MANAGED_LABELS, NAMESPACE_TAG, cloneOf, ownedKeysOf } from "../shared/rotation-contract.ts";
 import { advanced, begun, failed, needsFastRetry, nextStep, pendingUserFor, promoted, published, type Clock, type Order, type Step } from "./protocol.ts";
 import {
   AuthenticationError,
@@ -259,7 +259,7 @@ async function recover(input: EngineInput, state: RotationState, app: SecretView
   const everRotated = ours || state.resourceVersion !== undefined || predecessor !== undefined;
   if (role !== undefined && everRotated) {
     const admin = await adminConnection(input);
-    const users = role.strategy === "alternating" ? [role.name, `${role.name}_clone`] : [role.name];
+    const users = role.strategy === "alternating" ? [role.name, cloneOf(role.name)] : [role.name];
     const fence = fenceOf(input, 0, predecessor);
     for (const user of users) {
       const found = await input.ports.postgres.readFence(admin, user);

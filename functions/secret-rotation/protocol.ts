@@ -3,6 +3,7 @@
 // publish to Key Vault. Where setting the new value ends the old one (a single role, a server's admin), the apps get
 // it right after Set and the test follows: once the target accepts a value, holding it back only breaks the apps.
 // Key Vault comes last, so its failure never keeps a value the target accepts from the apps.
+import { cloneOf } from "../shared/rotation-contract.ts";
 import { nextDue, type Schedule } from "./schedule.ts";
 import { HANDLED_TRIGGERS_KEPT, type RotationState } from "./state.ts";
 
@@ -75,7 +76,7 @@ export function nextStep(s: RotationState, c: Clock, order: Order): Step {
 export function pendingUserFor(role: string | undefined, strategy: "single" | "alternating", currentUser: string | undefined): string | undefined {
   if (role === undefined) return undefined;
   if (strategy === "single") return role;
-  return currentUser === `${role}_clone` ? role : `${role}_clone`;
+  return currentUser === cloneOf(role) ? role : cloneOf(role);
 }
 
 const ok = (s: RotationState): RotationState => ({ ...s, failures: 0, lastError: undefined, retryAt: undefined });

@@ -3,6 +3,7 @@
 // server, its resource group and its admin Secret follow from the Database, never from the XR's author), Key
 // Vaults and the shared admin's roles only through the policy's grants for that namespace. spec.team is never read.
 import type { RunFunctionRequest } from "@crossplane-org/function-sdk-typescript";
+import { cloneOf } from "../shared/rotation-contract.ts";
 import { globMatch, grantsFor, type RotationPolicy } from "./policy.ts";
 import type { RotationSpec } from "./xr.ts";
 
@@ -108,7 +109,7 @@ export function resolveTargets(spec: RotationSpec, namespace: string, policy: Ro
     const { name, strategy } = postgresRole;
     // Alternating users change <name>_clone too: it must fit PostgreSQL's 63 bytes and, on the shared admin, be
     // granted to the namespace as <name> is (on a Database's own server every role is the namespace's).
-    const roles = strategy === "alternating" ? [name, `${name}_clone`] : [name];
+    const roles = strategy === "alternating" ? [name, cloneOf(name)] : [name];
     if (strategy === "alternating" && name.length > 57) {
       refuse("TargetNotAllowed", `spec.targets.postgresRole.name "${name}" is too long for alternating users: ${name}_clone must fit PostgreSQL's 63 characters`);
     }

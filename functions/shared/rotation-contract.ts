@@ -11,6 +11,12 @@ export const ROTATION_VERSION = "rotation.azplatform.io/version";
 export const MANAGED_LABEL = "rotation.azplatform.io/managed";
 export const MANAGED_LABELS: Readonly<Record<string, string>> = { [MANAGED_LABEL]: "true" };
 
+/**
+ * The second login of an alternating SecretRotation of `role`: apps read it half of the time, so the Database keeps it
+ * when it finds it in the Secret apps read.
+ */
+export const cloneOf = (role: string): string => `${role}_clone`;
+
 export function ownedKeysOf(annotations: Record<string, unknown>): string[] {
   const v = annotations[OWNED_KEYS];
   return typeof v === "string" ? v.split(",").filter((k) => k !== "") : [];

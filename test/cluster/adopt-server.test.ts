@@ -2,6 +2,7 @@
 // Database observes it first and composes nothing else; once the provider has found it, the Database takes it over
 // as it stands (its name, resource group and admin login), never asking the provider to create it.
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { compositionVariant } from "./composition.ts";
 import { cluster, conditionOf, eventually } from "./context.ts";
 import type { Obj } from "./kube.ts";
 import { waitFor } from "./processes.ts";
@@ -13,15 +14,8 @@ const COMPOSITION = { apiVersion: "apiextensions.crossplane.io/v1", kind: "Compo
 const XR = { apiVersion: "azplatform.io/v1alpha1", kind: "Database", namespace: NS, name: "inventory" };
 const LEGACY = { serverName: "pg-inventory-legacy", resourceGroupName: "rg-legacy" };
 
-/** The shipped Composition with the DBA's adopt entry for this Database, and an action group for its namespace. */
-async function adoptingComposition(): Promise<Obj> {
-  const shipped = await admin.get({ apiVersion: COMPOSITION.apiVersion, kind: COMPOSITION.kind, name: "database-postgres" });
-  const input = structuredClone(shipped.spec.pipeline[0].input);
-  input.adopt = { [`${NS}/${XR.name}`]: LEGACY };
-  const example = Object.values(input.alerts.actionGroups as Record<string, string>)[0] ?? "";
-  input.alerts.actionGroups[NS] = example.replace(/[^/]+$/, `ag-${NS}`);
-  return { apiVersion: COMPOSITION.apiVersion, kind: COMPOSITION.kind, metadata: { name: COMPOSITION.name }, spec: { ...shipped.spec, pipeline: [{ ...shipped.spec.pipeline[0], input }] } };
-}
+/** The shipped Composition with the DBA's adopt entry for this Database. */
+const adoptingComposition = () => compositionVariant(admin, COMPOSITION.name, NS, { adopt: { [`${NS}/${XR.name}`]: LEGACY } });
 
 beforeAll(async () => {
   await admin.apply({ apiVersion: "v1", kind: "Namespace", metadata: { name: NS } }, { fieldManager: "platform" });

@@ -5,8 +5,8 @@
 // app checks that every value the Secret apps read ever holds logs in.
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { startPostgres, type TestPostgres } from "../support/postgres.ts";
+import { compositionVariant } from "./composition.ts";
 import { cluster, conditionOf, eventually } from "./context.ts";
-import type { Obj } from "./kube.ts";
 import { waitFor } from "./processes.ts";
 import { composedOf, provideUntilReady, reconcileAsProvider } from "./provider.ts";
 
@@ -20,16 +20,8 @@ const decode = (s: string | undefined) => Buffer.from(s ?? "", "base64").toStrin
 
 let pg: TestPostgres;
 
-/** The shipped Composition as it was before the role: applicationRole off, and an action group for this namespace. */
-async function compositionBeforeRoles(enabled: boolean): Promise<Obj> {
-  const shipped = await admin.get({ apiVersion: COMPOSITION.apiVersion, kind: COMPOSITION.kind, name: "database-postgres" });
-  const input = structuredClone(shipped.spec.pipeline[0].input);
-  input.applicationRole = { enabled };
-  const example = Object.values(input.alerts.actionGroups as Record<string, string>)[0] ?? "";
-  input.alerts.actionGroups[NS] = example.replace(/[^/]+$/, `ag-${NS}`);
-  const pipeline = [{ ...shipped.spec.pipeline[0], input }];
-  return { apiVersion: COMPOSITION.apiVersion, kind: COMPOSITION.kind, metadata: { name: COMPOSITION.name }, spec: { ...shipped.spec, pipeline } };
-}
+/** The shipped Composition as it was before the role (applicationRole off), or with it on again. */
+const compositionBeforeRoles = (enabled: boolean) => compositionVariant(admin, COMPOSITION.name, NS, { applicationRole: { enabled } });
 
 /** The credentials a Secret holds now. */
 async function credentialsIn(name: string): Promise<{ user: string; password: string }> {

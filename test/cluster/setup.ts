@@ -10,6 +10,7 @@ import { REPO_ROOT } from "../support/proto-client.ts";
 import { type RunningServer, startServer } from "../support/server-process.ts";
 import { type ControlPlane, realSystemsFromEnv, startControlPlane } from "./cluster.ts";
 import { CROSSPLANE_NAMESPACE, FUNCTION_NAME, crdsEstablished, installCrossplaneCrds, registerFunction, startCrossplane } from "./crossplane.ts";
+import { routeAlertsTo } from "./composition.ts";
 import type { ClusterInfo } from "./context.ts";
 import type { Obj } from "./kube.ts";
 import { waitFor } from "./processes.ts";
@@ -25,15 +26,11 @@ const REFERENCE = resolve(REPO_ROOT, "../shared/reference");
 /** The namespaces whose Databases the tests compose, besides the example's team-payments. */
 const TEST_NAMESPACES = ["team-adopt", "team-ledger", "team-ops", "team-growth", "rotation-protocol"];
 
-/**
- * The shipped Database Composition, with an action group for each test namespace as a DBA team would add one when
- * onboarding a team (the shipped file routes only the example's team-payments); written beside the logs.
- */
+/** The shipped Database Composition, with an action group for each test namespace; written beside the logs. */
 async function databaseCompositionFor(dir: string, namespaces: string[]): Promise<string> {
   const [composition] = readDocs(join(REPO_ROOT, "compositions/database-postgres.yaml")) as Obj[];
   const input = composition?.spec.pipeline[0].input;
-  const example = Object.values(input.alerts.actionGroups as Record<string, string>)[0] ?? "";
-  for (const ns of namespaces) input.alerts.actionGroups[ns] = example.replace(/[^/]+$/, `ag-${ns}`);
+  for (const ns of namespaces) routeAlertsTo(input, ns);
   // JSON: kubectl reads YAML 1.1, where a plain `on` (require_secure_transport) would turn into a boolean.
   const file = join(dir, "database-postgres.json");
   await writeFile(file, JSON.stringify(composition));
